@@ -1,0 +1,63 @@
+/* Start-up, fork and thread exit. */
+#include <pthread.h>
+
+#include "large.h"
+#include "options.h"
+#include "os.h"
+#include "tiny.h"
+
+bool hak_initialized;
+static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Runs once, from the first allocation or the library constructor, whichever comes first.
+ * Nothing here allocates: options are parsed in place from environ. */
+void hak_init_slow(void)
+{
+  pthread_mutex_lock(&init_lock);
+  if (!__atomic_load_n(&hak_initialized, __ATOMIC_ACQUIRE)) {
+    hak_os_init();
+    hak_options_init();
+    hak_free_key = hak_os_random();
+    hak_pool_init();
+    __atomic_store_n(&hak_initialized, true, __ATOMIC_RELEASE);
+    if (hak_opt.VERBOSE) {
+      hak_msg("hakmem: %s (%s), page %zu bytes", "0.1.0", HAK_ARCH_NAME, hak_os_page);
+      hak_options_dump();
+    }
+  }
+  pthread_mutex_unlock(&init_lock);
+}
+
+/* fork: every lock is taken before, so that the child never inherits one held by a thread it
+ * does not have; the child makes its locks anew.  Slabs owned by threads that do not exist in
+ * the child stay theirs: blocks freed into them are kept, not reused. */
+static void fork_prepare(void)
+{
+  pthread_mutex_lock(&init_lock);
+  hak_heap_lock_all();
+  hak_pool_lock_all();
+  hak_large_lock_all();
+}
+
+static void fork_parent(void)
+{
+  hak_large_unlock_all(false);
+  hak_pool_unlock_all(false);
+  hak_heap_unlock_all(false);
+  pthread_mutex_unlock(&init_lock);
+}
+
+static void fork_child(void)
+{
+  hak_large_unlock_all(true);
+  hak_pool_unlock_all(true);
+  hak_heap_unlock_all(true);
+  pthread_mutex_init(&init_lock, NULL);
+}
+
+/* pthread_atfork may allocate, so it is called here, outside malloc, once init is done. */
+__attribute__((constructor)) static void hak_constructor(void)
+{
+  hak_ensure_init();
+  pthread_atfork(fork_prepare, fork_parent, fork_child);
+}

@@ -1,0 +1,24 @@
+/* Large blocks: above the mid classes, each block has a SuperSlab-aligned mapping of its own
+ * with a header at its start; alignments beyond half a SuperSlab get a plain aligned mapping
+ * recorded in a short list (the "huge-aligned" blocks). */
+#ifndef HAK_LARGE_H
+#define HAK_LARGE_H
+
+#include "superslab.h"
+
+/* A block of at least size bytes aligned to align (a power of two, or 0 for the default);
+ * NULL with errno ENOMEM when it cannot be had.  *zeroed says whether it reads as zero. */
+void *hak_large_alloc(size_t size, size_t align, bool *zeroed);
+/* Frees p if it is the block of the large mapping ss; false if p is not. */
+bool hak_large_free(hak_ss_t *ss, void *p);
+/* Frees p if it is a huge-aligned block; false if it is not one. */
+bool hak_huge_free(void *p);
+/* Bytes usable at p, or 0 if p is not a large or huge-aligned block. */
+size_t hak_large_usable(const void *p);
+/* Grows or shrinks a large block in place or by moving its pages (mremap); NULL if it can't. */
+void *hak_large_resize(void *p, size_t size);
+
+void hak_large_lock_all(void);
+void hak_large_unlock_all(bool child);
+
+#endif

@@ -1,0 +1,97 @@
+/* Parsing of the HAKMEM_* variables, once, at start-up.  No allocation: values are parsed in
+ * place from environ, and a bad value gets one line on stderr and the default. */
+#include <stdlib.h>
+
+#include "internal.h"
+#include "options.h"
+#include "os.h"
+
+#define HAK_OPT_ROW(n, t, d, lo, hi, doc) {#n, HAK_OPT_##t, (d), (lo), (hi), doc},
+const hak_option_desc_t hak_option_table[] = {HAK_OPTIONS(HAK_OPT_ROW)};
+#undef HAK_OPT_ROW
+const unsigned hak_option_count = sizeof hak_option_table / sizeof hak_option_table[0];
+
+#define HAK_OPT_DEF(n, t, d, lo, hi, doc) .n = (d),
+hak_options_t hak_opt = {HAK_OPTIONS(HAK_OPT_DEF)};
+#undef HAK_OPT_DEF
+
+/* Parses a whole number or a decimal without strtod, which may allocate for locales. */
+static bool parse_number(const char *s, bool integral, double *out)
+{
+  double v = 0, scale = 1;
+  bool neg = false, digits = false, frac = false;
+  if (*s == '-' || *s == '+') neg = *s++ == '-';
+  for (; *s; s++) {
+    if (*s >= '0' && *s <= '9') {
+      digits = true;
+      if (frac) v += (*s - '0') * (scale /= 10);
+      else v = v * 10 + (*s - '0');
+    } else if (*s == '.' && !frac && !integral) {
+      frac = true;
+    } else {
+      return false;
+    }
+  }
+  if (!digits) return false;
+  *out = neg ? -v : v;
+  return true;
+}
+
+static bool parse_bool(const char *s, double *out)
+{
+  static const char *const yes[] = {"1", "yes", "true", "on"}, *const no[] = {"0", "no", "false", "off"};
+  for (unsigned i = 0; i < 4; i++) {
+    const char *a = s, *y = yes[i], *n = no[i];
+    while (*a && (*a | 0x20) == *y) a++, y++;
+    if (!*a && !*y) return *out = 1, true;
+    a = s;
+    while (*a && (*a | 0x20) == *n) a++, n++;
+    if (!*a && !*n) return *out = 0, true;
+  }
+  return false;
+}
+
+static void option_set(unsigned i, double v)
+{
+  double *slot = (double *)&hak_opt + i; /* hak_options_t is one double per row, in order */
+  *slot = v;
+}
+
+void hak_options_init(void)
+{
+  for (unsigned i = 0; i < hak_option_count; i++) {
+    const hak_option_desc_t *o = &hak_option_table[i];
+    char name[64];
+    hak_format(name, sizeof name, "HAKMEM_%s", o->name);
+    const char *s = hak_os_getenv(name);
+    if (!s) continue;
+    double v;
+    bool ok = o->type == HAK_OPT_BOOL ? parse_bool(s, &v) : parse_number(s, o->type == HAK_OPT_INT, &v);
+    if (!ok || v < o->min || v > o->max) {
+      char lo[32], hi[32], def[32];
+      hak_format(lo, sizeof lo, "%ld", (long)o->min);
+      hak_format(hi, sizeof hi, "%ld", (long)o->max);
+      hak_format(def, sizeof def, "%ld", (long)o->def);
+      hak_msg("hakmem: warning: %s='%s' is not %s in [%s, %s]; using the default %s", name, s,
+              o->type == HAK_OPT_BOOL ? "a boolean" : o->type == HAK_OPT_INT ? "a whole number" : "a number",
+              lo, hi, def);
+      continue;
+    }
+    option_set(i, v);
+  }
+}
+
+void hak_options_dump(void)
+{
+  for (unsigned i = 0; i < hak_option_count; i++) {
+    const hak_option_desc_t *o = &hak_option_table[i];
+    double v = ((const double *)&hak_opt)[i];
+    long whole = (long)v;
+    long milli = (long)((v - (double)whole) * 1000 + 0.5);
+    if (o->type == HAK_OPT_REAL)
+      hak_msg("hakmem: HAKMEM_%s=%ld.%u%u%u", o->name, whole, (unsigned)(milli / 100),
+              (unsigned)(milli / 10 % 10), (unsigned)(milli % 10));
+    else
+      hak_msg("hakmem: HAKMEM_%s=%ld", o->name, whole);
+  }
+}

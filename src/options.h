@@ -1,0 +1,51 @@
+/* Every HAKMEM_* environment variable is one row of HAK_OPTIONS.  From the table come the
+ * parser (run once at start-up), the HAKMEM_VERBOSE dump, the man page (tools/gen-options-man)
+ * and the test that code, table and man page agree.
+ *
+ * Row: X(NAME, TYPE, DEFAULT, MIN, MAX, "one-line description")
+ * TYPE is BOOL (0 or 1), INT (a whole number in [MIN, MAX]) or REAL (a decimal in [MIN, MAX]). */
+#ifndef HAK_OPTIONS_H
+#define HAK_OPTIONS_H
+
+#include <stdbool.h>
+
+#define HAK_OPTIONS(X)                                                                           \
+  X(VERBOSE, BOOL, 0, 0, 1, "print the effective value of every option at start-up")            \
+  X(TINY_BATCH, INT, 64, 1, 1024,                                                                \
+    "most blocks a thread takes from a slab in one refill of a small size class")               \
+  X(WARM_POOL_SIZE, INT, 4, 0, 64,                                                               \
+    "partly free slabs a thread keeps per size class before it hands them to the shared pool")  \
+  X(SUPERSLAB_MAX_CACHED, INT, 8, 0, 4096,                                                       \
+    "empty SuperSlabs (2 MiB each) kept for reuse before their memory goes back to the OS")     \
+  X(SUPERSLAB_MAX_MEMORY_MB, INT, 64, 0, 1048576,                                               \
+    "megabytes of empty SuperSlabs kept for reuse")                                              \
+  X(SUPERSLAB_TTL_SEC, INT, 10, 0, 86400,                                                        \
+    "seconds an empty SuperSlab stays cached before its memory goes back to the OS")            \
+  X(SS_PREFAULT, BOOL, 0, 0, 1,                                                                  \
+    "fault in every new SuperSlab at once (MADV_POPULATE_WRITE) instead of page by page")
+
+enum hak_option_type { HAK_OPT_BOOL, HAK_OPT_INT, HAK_OPT_REAL };
+
+typedef struct {
+  const char *name; /* without the HAKMEM_ prefix */
+  enum hak_option_type type;
+  double def, min, max;
+  const char *doc;
+} hak_option_desc_t;
+
+#define HAK_OPT_FIELD(name, type, def, min, max, doc) double name;
+typedef struct {
+  HAK_OPTIONS(HAK_OPT_FIELD)
+} hak_options_t;
+#undef HAK_OPT_FIELD
+
+/* The effective values; filled by hak_options_init, read-only afterwards. */
+extern hak_options_t hak_opt;
+extern const hak_option_desc_t hak_option_table[];
+extern const unsigned hak_option_count;
+
+void hak_options_init(void);
+/* Writes "HAKMEM_NAME=value" for every option to stderr. */
+void hak_options_dump(void);
+
+#endif

@@ -1,0 +1,41 @@
+/* The operating system behind one contract.  Tier code calls only these; os_linux.c is the
+ * one implementation.  None of them allocates with malloc, and none changes errno visibly
+ * except where it says so. */
+#ifndef HAK_OS_H
+#define HAK_OS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* The page size, read from the kernel at start-up (4, 16 or 64 KiB on aarch64). */
+extern size_t hak_os_page;
+void hak_os_init(void);
+
+/* Maps size bytes of fresh zeroed read-write memory whose address is a multiple of align
+ * (a power of two, at least the page size).  size must be a multiple of the page size.
+ * Returns NULL (errno ENOMEM) when the kernel refuses. */
+void *hak_os_map_aligned(size_t size, size_t align);
+/* Gives a mapping (or a page-aligned part of one) back to the kernel. */
+void hak_os_unmap(void *addr, size_t size);
+/* Keeps the addresses but lets the kernel take the pages back; they read as zero later. */
+void hak_os_purge(void *addr, size_t size);
+/* Faults the pages in now (MADV_POPULATE_WRITE); quietly does nothing on older kernels. */
+void hak_os_populate(void *addr, size_t size);
+/* Moves a mapping to a larger size at a given address (mremap MREMAP_FIXED); false if not. */
+bool hak_os_remap(void *old, size_t old_size, void *new_addr, size_t new_size);
+/* Reserves address space only: no access, no memory. */
+void *hak_os_reserve(size_t size);
+
+/* Writes all of buf to stderr, retrying on EINTR; errno is kept. */
+void hak_os_write_err(const char *buf, size_t len);
+/* The value of an environment variable, read from environ without allocating; NULL if unset. */
+const char *hak_os_getenv(const char *name);
+/* Seconds from a monotonic clock (vDSO). */
+double hak_os_now(void);
+/* A value that differs between processes (the AT_RANDOM bytes the kernel gives each exec). */
+unsigned long hak_os_random(void);
+
+/* Calls fn(arg) when the calling thread exits, after other TLS destructors had their turn. */
+void hak_os_thread_exit_hook(void (*fn)(void *), void *arg);
+
+#endif

@@ -1,0 +1,258 @@
+/* The OS contract (os.h) on Linux. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "os.h"
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+extern char **environ;
+
+size_t hak_os_page = 4096;
+
+void hak_os_init(void)
+{
+  long p = sysconf(_SC_PAGESIZE);
+  if (p > 0) hak_os_page = (size_t)p;
+}
+
+/* Debug builds check the contract that QEMU does not: every address and size is page-aligned. */
+#ifdef HAK_DEBUG
+#define HAK_CHECK_PAGED(addr, size)                                                              \
+  do {                                                                                           \
+    if (((uintptr_t)(addr) | (size)) & (hak_os_page - 1))                                        \
+      hak_fatal("hakmem: internal error: %s of %p+%zu not aligned to the %zu-byte page",         \
+                __func__, (void *)(addr), (size_t)(size), hak_os_page);                          \
+  } while (0)
+#else
+#define HAK_CHECK_PAGED(addr, size) ((void)0)
+#endif
+
+static void *os_mmap(void *hint, size_t size, int prot)
+{
+  void *p = mmap(hint, size, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+void *hak_os_map_aligned(size_t size, size_t align)
+{
+  HAK_CHECK_PAGED(0, size);
+  if (size + align < size) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  /* Over-map by align, then cut the unaligned head and the tail: three calls, no retry loop. */
+  char *p = os_mmap(NULL, size + align, PROT_READ | PROT_WRITE);
+  if (!p) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  char *a = (char *)hak_align_up((uintptr_t)p, align);
+  size_t head = (size_t)(a - p), tail = align - head;
+  if (head) munmap(p, head);
+  if (tail) munmap(a + size, tail);
+  return a;
+}
+
+void hak_os_unmap(void *addr, size_t size)
+{
+  HAK_CHECK_PAGED(addr, size);
+  int e = errno;
+  munmap(addr, size);
+  errno = e;
+}
+
+void hak_os_purge(void *addr, size_t size)
+{
+  HAK_CHECK_PAGED(addr, size);
+  int e = errno;
+  madvise(addr, size, MADV_DONTNEED);
+  errno = e;
+}
+
+void hak_os_populate(void *addr, size_t size)
+{
+  HAK_CHECK_PAGED(addr, size);
+  static atomic_bool unsupported;
+  if (atomic_load_explicit(&unsupported, memory_order_relaxed)) return;
+  int e = errno;
+  if (madvise(addr, size, MADV_POPULATE_WRITE) != 0 && (errno == EINVAL || errno == ENOSYS))
+    atomic_store_explicit(&unsupported, true, memory_order_relaxed);
+  errno = e;
+}
+
+bool hak_os_remap(void *old, size_t old_size, void *new_addr, size_t new_size)
+{
+  HAK_CHECK_PAGED(old, old_size);
+  HAK_CHECK_PAGED(new_addr, new_size);
+  int e = errno;
+  void *r = mremap(old, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, new_addr);
+  errno = e;
+  return r == new_addr;
+}
+
+void *hak_os_reserve(size_t size)
+{
+  return os_mmap(NULL, size, PROT_NONE);
+}
+
+void hak_os_write_err(const char *buf, size_t len)
+{
+  int e = errno;
+  while (len > 0) {
+    ssize_t n = write(STDERR_FILENO, buf, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    buf += n;
+    len -= (size_t)n;
+  }
+  errno = e;
+}
+
+const char *hak_os_getenv(const char *name)
+{
+  size_t n = strlen(name);
+  for (char **e = environ; e && *e; e++)
+    if (strncmp(*e, name, n) == 0 && (*e)[n] == '=') return *e + n + 1;
+  return NULL;
+}
+
+double hak_os_now(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+unsigned long hak_os_random(void)
+{
+  unsigned long r = 0;
+  const unsigned char *a = (const unsigned char *)getauxval(AT_RANDOM);
+  if (a) memcpy(&r, a + 8, sizeof r); /* the first 8 bytes are glibc's stack guard */
+  r ^= (unsigned long)getpid() * 0x9e3779b97f4a7c15ul ^ (unsigned long)hak_cycles();
+  return r | 1;
+}
+
+/* Thread exit: a pthread key whose destructor runs hak_thread_done.  The key is created once;
+ * pthread_setspecific on a key below PTHREAD_KEY_2NDLEVEL_SIZE never allocates. */
+static pthread_key_t exit_key;
+static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
+static void (*exit_fn)(void *);
+
+static void exit_key_create(void)
+{
+  pthread_key_create(&exit_key, exit_fn);
+}
+
+void hak_os_thread_exit_hook(void (*fn)(void *), void *arg)
+{
+  exit_fn = fn;
+  pthread_once(&exit_once, exit_key_create);
+  pthread_setspecific(exit_key, arg);
+}
+
+/* ---- messages ---------------------------------------------------------------------------- */
+
+static size_t put_num(char *buf, size_t pos, size_t cap, unsigned long long v, unsigned base,
+                      bool neg)
+{
+  char tmp[24];
+  int n = 0;
+  do {
+    tmp[n++] = "0123456789abcdef"[v % base];
+    v /= base;
+  } while (v);
+  if (neg && pos + 1 < cap) buf[pos++] = '-';
+  while (n > 0 && pos + 1 < cap) buf[pos++] = tmp[--n];
+  return pos;
+}
+
+size_t hak_vformat(char *buf, size_t cap, const char *fmt, va_list ap)
+{
+  size_t pos = 0;
+  for (const char *f = fmt; *f && pos + 1 < cap; f++) {
+    if (*f != '%') {
+      buf[pos++] = *f;
+      continue;
+    }
+    f++;
+    bool z = false, l = false;
+    if (*f == 'z') z = true, f++;
+    if (*f == 'l') l = true, f++;
+    switch (*f) {
+    case 's': {
+      const char *s = va_arg(ap, const char *);
+      if (!s) s = "(null)";
+      while (*s && pos + 1 < cap) buf[pos++] = *s++;
+      break;
+    }
+    case 'd': {
+      long long v = z ? (long long)va_arg(ap, ssize_t) : l ? va_arg(ap, long) : va_arg(ap, int);
+      pos = put_num(buf, pos, cap, v < 0 ? -(unsigned long long)v : (unsigned long long)v, 10,
+                    v < 0);
+      break;
+    }
+    case 'u':
+    case 'x': {
+      unsigned long long v = z ? va_arg(ap, size_t) : l ? va_arg(ap, unsigned long)
+                                                        : va_arg(ap, unsigned);
+      pos = put_num(buf, pos, cap, v, *f == 'x' ? 16 : 10, false);
+      break;
+    }
+    case 'p':
+      if (pos + 3 < cap) buf[pos++] = '0', buf[pos++] = 'x';
+      pos = put_num(buf, pos, cap, (uintptr_t)va_arg(ap, void *), 16, false);
+      break;
+    case '%':
+      buf[pos++] = '%';
+      break;
+    default:
+      if (!*f) f--;
+      break;
+    }
+  }
+  buf[pos] = 0;
+  return pos;
+}
+
+size_t hak_format(char *buf, size_t cap, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  size_t n = hak_vformat(buf, cap, fmt, ap);
+  va_end(ap);
+  return n;
+}
+
+void hak_msg(const char *fmt, ...)
+{
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  size_t n = hak_vformat(buf, sizeof buf - 1, fmt, ap);
+  va_end(ap);
+  buf[n++] = '\n';
+  hak_os_write_err(buf, n);
+}
+
+_Noreturn void hak_fatal(const char *fmt, ...)
+{
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  size_t n = hak_vformat(buf, sizeof buf - 1, fmt, ap);
+  va_end(ap);
+  buf[n++] = '\n';
+  hak_os_write_err(buf, n);
+  abort();
+}

@@ -1,0 +1,260 @@
+/* The malloc family and the hakmem_* API.  Semantics follow glibc 2.38: NULL with ENOMEM for
+ * any size that cannot be served, EINVAL for a bad alignment, realloc(p, 0) frees and returns
+ * NULL, free keeps errno. */
+#include <errno.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hakmem.h"
+#include "large.h"
+#include "os.h"
+#include "tiny.h"
+
+HAK_INLINE void *hak_alloc(size_t n)
+{
+  if (hak_likely(n <= HAK_SMALL_MAX)) return hak_small_alloc(hak_class_of(n));
+  bool zeroed;
+  return hak_large_alloc(n, 0, &zeroed);
+}
+
+HAK_INLINE void hak_free(void *p)
+{
+  if (hak_likely(p != NULL)) hak_small_free(p);
+}
+
+/* Bytes usable at p; reports and aborts when p is not a live block of ours. */
+static size_t usable_or_die(const void *p, const char *who)
+{
+  hak_ss_t *ss = hak_ss_of(p);
+  if (hak_region_ours(ss) && ss->magic == HAK_SS_MAGIC && ss->kind != HAK_SS_LARGE) {
+    hak_slab_t *s = hak_slab_of(ss, p);
+    uint64_t off = (uint64_t)((const char *)p - s->start);
+    uint64_t magic = hak_class_magic[s->cls];
+    if (s->state == HAK_SLAB_ACTIVE && off < (uint64_t)s->carved * s->bsize &&
+        off * magic <= magic - 1)
+      return s->bsize;
+  } else {
+    size_t n = hak_large_usable(p);
+    if (n) return n;
+  }
+  hak_fatal("hakmem: %s(): invalid pointer %p", who, p);
+}
+
+/* Alignment above 16: a small class whose blocks all fall on the boundary (a class size with
+ * that power of two in it; slab starts are aligned to 8 KiB or more), else a large block. */
+static void *hak_alloc_aligned(size_t align, size_t n)
+{
+  if (align <= 16) return hak_alloc(n);
+  if (n <= HAK_SMALL_MAX && align <= HAK_SS_HDR) {
+    for (unsigned c = hak_class_of(HAK_MAX(n, align)); c < HAK_NCLASSES; c++)
+      if ((hak_class_size[c] & (align - 1)) == 0) return hak_small_alloc(c);
+  }
+  bool zeroed;
+  return hak_large_alloc(n, align, &zeroed);
+}
+
+HAK_EXPORT void *malloc(size_t n)
+{
+  return hak_alloc(n);
+}
+
+HAK_EXPORT void free(void *p)
+{
+  hak_free(p);
+}
+
+HAK_EXPORT void *calloc(size_t count, size_t size)
+{
+  size_t n;
+  if (__builtin_mul_overflow(count, size, &n)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  if (n > HAK_SMALL_MAX) {
+    bool zeroed;
+    void *p = hak_large_alloc(n, 0, &zeroed);
+    if (p && !zeroed) memset(p, 0, n);
+    return p;
+  }
+  void *p = hak_small_alloc(hak_class_of(n));
+  if (p) memset(p, 0, n);
+  return p;
+}
+
+HAK_EXPORT void *realloc(void *p, size_t n)
+{
+  if (!p) return hak_alloc(n);
+  if (n == 0) {
+    hak_free(p);
+    return NULL;
+  }
+  size_t old = usable_or_die(p, "realloc");
+  if (old <= HAK_SMALL_MAX) {
+    /* A small block stays where it is unless that would waste more than half of it. */
+    if (n <= old && (n >= old / 2 || hak_class_of(n) == hak_class_of(old))) return p;
+  } else if (n > HAK_SMALL_MAX) {
+    /* A large block shrinks in place and grows by moving its pages, not its bytes. */
+    void *q = hak_large_resize(p, n);
+    if (q) return q;
+  }
+  void *q = hak_alloc(n);
+  if (!q) return NULL;
+  memcpy(q, p, HAK_MIN(old, n));
+  hak_free(p);
+  return q;
+}
+
+HAK_EXPORT void *reallocarray(void *p, size_t count, size_t size)
+{
+  size_t n;
+  if (__builtin_mul_overflow(count, size, &n)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return realloc(p, n);
+}
+
+HAK_EXPORT int posix_memalign(void **out, size_t align, size_t n)
+{
+  if (!hak_is_pow2(align) || align % sizeof(void *) != 0) return EINVAL;
+  int e = errno;
+  void *p = hak_alloc_aligned(align, n);
+  if (!p) {
+    errno = e;
+    return ENOMEM;
+  }
+  *out = p;
+  return 0;
+}
+
+HAK_EXPORT void *aligned_alloc(size_t align, size_t n)
+{
+  if (!hak_is_pow2(align)) {
+    errno = EINVAL;
+    return NULL;
+  }
+  return hak_alloc_aligned(align, n);
+}
+
+HAK_EXPORT void *memalign(size_t align, size_t n)
+{
+  /* glibc: a too-large alignment is EINVAL; one that is not a power of two is rounded up. */
+  if (align > SIZE_MAX / 2 + 1) {
+    errno = EINVAL;
+    return NULL;
+  }
+  if (!hak_is_pow2(align)) {
+    size_t a = 1;
+    while (a < align) a <<= 1;
+    align = a;
+  }
+  return hak_alloc_aligned(align, n);
+}
+
+HAK_EXPORT void *valloc(size_t n)
+{
+  hak_ensure_init();
+  return hak_alloc_aligned(hak_os_page, n);
+}
+
+HAK_EXPORT void *pvalloc(size_t n)
+{
+  hak_ensure_init();
+  if (n > SIZE_MAX - hak_os_page) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return hak_alloc_aligned(hak_os_page, hak_align_up(n ? n : 1, hak_os_page));
+}
+
+HAK_EXPORT size_t malloc_usable_size(void *p)
+{
+  return p ? usable_or_die(p, "malloc_usable_size") : 0;
+}
+
+HAK_EXPORT void free_sized(void *p, size_t size)
+{
+  (void)size;
+  hak_free(p);
+}
+
+HAK_EXPORT void free_aligned_sized(void *p, size_t align, size_t size)
+{
+  (void)align;
+  (void)size;
+  hak_free(p);
+}
+
+/* ---- glibc's tuning and reporting calls: harmless answers -------------------------------- */
+
+HAK_EXPORT int mallopt(int param, int value)
+{
+  (void)param;
+  (void)value;
+  return 1; /* accepted; hakmem is tuned with HAKMEM_* variables instead */
+}
+
+HAK_EXPORT int malloc_trim(size_t pad)
+{
+  (void)pad;
+  return hakmem_trim() > 0;
+}
+
+HAK_EXPORT struct mallinfo2 mallinfo2(void)
+{
+  struct mallinfo2 mi;
+  memset(&mi, 0, sizeof mi);
+  hak_pool_counts_t pc;
+  hak_pool_counts(&pc);
+  mi.arena = pc.bytes_mapped;
+  mi.hblkhd = pc.bytes_mapped;
+  return mi;
+}
+
+HAK_EXPORT struct mallinfo mallinfo(void)
+{
+  struct mallinfo2 m2 = mallinfo2();
+  struct mallinfo mi;
+  memset(&mi, 0, sizeof mi);
+  mi.arena = (int)HAK_MIN(m2.arena, (size_t)0x7fffffff);
+  mi.hblkhd = mi.arena;
+  return mi;
+}
+
+HAK_EXPORT void malloc_stats(void)
+{
+  hak_pool_counts_t pc;
+  hak_pool_counts(&pc);
+  hak_msg("hakmem %s: %zu bytes mapped, %zu regions live, %zu SuperSlabs cached", HAKMEM_VERSION,
+          pc.bytes_mapped, pc.ss_live, pc.ss_cached);
+}
+
+HAK_EXPORT int malloc_info(int options, FILE *fp)
+{
+  if (options != 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  hak_pool_counts_t pc;
+  hak_pool_counts(&pc);
+  fprintf(fp, "<malloc version=\"hakmem-%s\">\n<system type=\"current\" size=\"%zu\"/>\n</malloc>\n",
+          HAKMEM_VERSION, pc.bytes_mapped);
+  return 0;
+}
+
+/* ---- the hakmem_* API -------------------------------------------------------------------- */
+
+HAK_EXPORT void *hakmem_malloc(size_t n) { return hak_alloc(n); }
+HAK_EXPORT void *hakmem_calloc(size_t count, size_t size) { return calloc(count, size); }
+HAK_EXPORT void *hakmem_realloc(void *p, size_t n) { return realloc(p, n); }
+HAK_EXPORT void *hakmem_aligned_alloc(size_t align, size_t n) { return aligned_alloc(align, n); }
+HAK_EXPORT void hakmem_free(void *p) { hak_free(p); }
+HAK_EXPORT size_t hakmem_usable_size(const void *p) { return p ? usable_or_die(p, "hakmem_usable_size") : 0; }
+HAK_EXPORT const char *hakmem_version(void) { return HAKMEM_VERSION; }
+
+HAK_EXPORT size_t hakmem_trim(void)
+{
+  hak_ensure_init();
+  return hak_pool_trim();
+}

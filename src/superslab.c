@@ -1,0 +1,386 @@
+/* SuperSlabs: the region map, the shared pool of slabs and the LRU cache of empty SuperSlabs.
+ * Everything here is a slow path; each list has a mutex, taken one at a time. */
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "options.h"
+#include "os.h"
+#include "tiny.h"
+
+/* ---- the region map ---------------------------------------------------------------------- */
+
+_Atomic(uint64_t) hak_region_bits[((size_t)1 << (HAK_VA_BITS - HAK_SS_SHIFT)) / 64];
+
+void hak_region_mark(const void *ss, bool ours)
+{
+  uintptr_t i = (uintptr_t)ss >> HAK_SS_SHIFT;
+  if (i >> (HAK_VA_BITS - HAK_SS_SHIFT))
+    hak_fatal("hakmem: the kernel mapped memory at %p, beyond the %d-bit map", (void *)ss,
+              HAK_VA_BITS);
+  uint64_t bit = (uint64_t)1 << (i & 63);
+  if (ours) atomic_fetch_or_explicit(&hak_region_bits[i >> 6], bit, memory_order_release);
+  else atomic_fetch_and_explicit(&hak_region_bits[i >> 6], ~bit, memory_order_release);
+}
+
+/* ---- the LRU cache of empty SuperSlabs --------------------------------------------------- */
+
+static struct {
+  pthread_mutex_t lock;
+  hak_ss_t *head, *tail;  /* most recently cached first */
+  size_t count;
+  size_t mapped, unmapped, live; /* SuperSlab-sized regions mapped and unmapped in all, live now */
+  size_t bytes_mapped;
+} lru = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void lru_unlink(hak_ss_t *ss)
+{
+  if (ss->prev) ss->prev->next = ss->next;
+  else lru.head = ss->next;
+  if (ss->next) ss->next->prev = ss->prev;
+  else lru.tail = ss->prev;
+  ss->next = ss->prev = NULL;
+  ss->listed = 0;
+  lru.count--;
+}
+
+void hak_ss_forget(size_t size)
+{
+  pthread_mutex_lock(&lru.lock);
+  lru.unmapped++;
+  lru.live--;
+  lru.bytes_mapped -= size;
+  pthread_mutex_unlock(&lru.lock);
+}
+
+static void ss_release_os(hak_ss_t *ss, size_t size)
+{
+  hak_region_mark(ss, false);
+  hak_os_unmap(ss, size);
+  hak_ss_forget(size);
+}
+
+/* Takes the oldest entries out while the cache is past one of its bounds; the caller unmaps
+ * them after dropping the lock.  Returns a list linked through next. */
+static hak_ss_t *lru_expire_locked(double now, bool all)
+{
+  size_t max_count = (size_t)hak_opt.SUPERSLAB_MAX_CACHED;
+  size_t max_bytes = (size_t)hak_opt.SUPERSLAB_MAX_MEMORY_MB << 20;
+  double ttl = hak_opt.SUPERSLAB_TTL_SEC;
+  hak_ss_t *out = NULL;
+  while (lru.tail && (all || lru.count > max_count || lru.count * HAK_SS_SIZE > max_bytes ||
+                      now - lru.tail->cached_at > ttl)) {
+    hak_ss_t *ss = lru.tail;
+    lru_unlink(ss);
+    ss->next = out;
+    out = ss;
+  }
+  return out;
+}
+
+static size_t release_list(hak_ss_t *list)
+{
+  size_t n = 0;
+  while (list) {
+    hak_ss_t *next = list->next;
+    ss_release_os(list, HAK_SS_SIZE);
+    n += HAK_SS_SIZE;
+    list = next;
+  }
+  return n;
+}
+
+static void lru_put(hak_ss_t *ss)
+{
+  double now = hak_os_now();
+  pthread_mutex_lock(&lru.lock);
+  ss->magic = 0; /* a pointer into a cached SuperSlab is nobody's block */
+  ss->cached_at = now;
+  ss->listed = 1;
+  ss->prev = NULL;
+  ss->next = lru.head;
+  if (lru.head) lru.head->prev = ss;
+  else lru.tail = ss;
+  lru.head = ss;
+  lru.count++;
+  hak_ss_t *old = lru_expire_locked(now, false);
+  pthread_mutex_unlock(&lru.lock);
+  release_list(old);
+}
+
+static hak_ss_t *lru_get(void)
+{
+  pthread_mutex_lock(&lru.lock);
+  hak_ss_t *ss = lru.head;
+  if (ss) lru_unlink(ss);
+  hak_ss_t *old = lru_expire_locked(hak_os_now(), false);
+  pthread_mutex_unlock(&lru.lock);
+  release_list(old);
+  return ss;
+}
+
+hak_ss_t *hak_ss_map(size_t size)
+{
+  hak_ss_t *ss = hak_os_map_aligned(size, HAK_SS_SIZE);
+  if (!ss) return NULL;
+  if (hak_opt.SS_PREFAULT && size == HAK_SS_SIZE) hak_os_populate(ss, size);
+  pthread_mutex_lock(&lru.lock);
+  lru.mapped++;
+  lru.live++;
+  lru.bytes_mapped += size;
+  pthread_mutex_unlock(&lru.lock);
+  hak_region_mark(ss, true);
+  return ss;
+}
+
+void hak_ss_unmap(hak_ss_t *ss, size_t size)
+{
+  if (size == HAK_SS_SIZE) {
+    lru_put(ss);
+    return;
+  }
+  ss->magic = 0;
+  ss_release_os(ss, size);
+}
+
+/* ---- the shared pool --------------------------------------------------------------------- */
+
+typedef struct {
+  pthread_mutex_t lock;
+  hak_slab_t *empty;     /* EMPTY slabs, doubly linked */
+  hak_ss_t *with_unused; /* SuperSlabs with UNUSED slabs left, doubly linked */
+} hak_pool_t;
+
+static hak_pool_t pools[HAK_SS_NKINDS] = {
+    {.lock = PTHREAD_MUTEX_INITIALIZER}, {.lock = PTHREAD_MUTEX_INITIALIZER}};
+
+typedef struct {
+  pthread_mutex_t lock;
+  hak_slab_t *head;
+} __attribute__((aligned(64))) hak_partial_t;
+static hak_partial_t partial[HAK_NCLASSES];
+
+void hak_pool_init(void)
+{
+  for (unsigned c = 0; c < HAK_NCLASSES; c++) pthread_mutex_init(&partial[c].lock, NULL);
+}
+
+static void slab_list_push(hak_slab_t **head, hak_slab_t *s, uint8_t list)
+{
+  s->prev = NULL;
+  s->next = *head;
+  if (*head) (*head)->prev = s;
+  *head = s;
+  s->list = list;
+}
+
+static void slab_list_unlink(hak_slab_t **head, hak_slab_t *s)
+{
+  if (s->prev) s->prev->next = s->next;
+  else *head = s->next;
+  if (s->next) s->next->prev = s->prev;
+  s->next = s->prev = NULL;
+  s->list = HAK_LIST_NONE;
+}
+
+static void ss_list_push(hak_ss_t **head, hak_ss_t *ss)
+{
+  ss->prev = NULL;
+  ss->next = *head;
+  if (*head) (*head)->prev = ss;
+  *head = ss;
+  ss->listed = 1;
+}
+
+static void ss_list_unlink(hak_ss_t **head, hak_ss_t *ss)
+{
+  if (ss->prev) ss->prev->next = ss->next;
+  else *head = ss->next;
+  if (ss->next) ss->next->prev = ss->prev;
+  ss->next = ss->prev = NULL;
+  ss->listed = 0;
+}
+
+static void ss_format(hak_ss_t *ss, unsigned kind)
+{
+  ss->kind = (uint8_t)kind;
+  ss->slab_shift = (uint8_t)hak_kind_slab_shift[kind];
+  ss->nslabs = (uint8_t)(HAK_SS_SIZE >> ss->slab_shift);
+  ss->next_unused = 0;
+  ss->in_use = 0;
+  for (unsigned i = 0; i < ss->nslabs; i++) ss->slabs[i].index = (uint8_t)i;
+  ss->magic = HAK_SS_MAGIC;
+}
+
+static void slab_format(hak_slab_t *s, unsigned cls, hak_heap_t *heap)
+{
+  hak_ss_t *ss = hak_ss_of_slab(s);
+  size_t slab_size = (size_t)1 << ss->slab_shift;
+  char *base = (char *)ss + ((size_t)s->index << ss->slab_shift);
+  s->start = s->index == 0 ? (char *)ss + HAK_SS_HDR : base;
+  s->bsize = hak_class_size[cls];
+  s->capacity = (uint32_t)((size_t)(base + slab_size - s->start) / s->bsize);
+  s->cls = (uint8_t)cls;
+  s->free = NULL;
+  s->used = 0;
+  s->carved = 0;
+  s->next = s->prev = NULL;
+  s->list = HAK_LIST_NONE;
+  atomic_store_explicit(&s->remote, 0, memory_order_relaxed);
+  atomic_store_explicit(&s->owner, heap, memory_order_relaxed);
+  s->state = HAK_SLAB_ACTIVE;
+}
+
+hak_slab_t *hak_pool_take(unsigned kind, unsigned cls, hak_heap_t *heap)
+{
+  hak_pool_t *pool = &pools[kind];
+  hak_ss_t *fresh = NULL;
+  hak_slab_t *s;
+  pthread_mutex_lock(&pool->lock);
+  for (;;) {
+    if ((s = pool->empty) != NULL) {
+      slab_list_unlink(&pool->empty, s);
+      break;
+    }
+    hak_ss_t *ss = pool->with_unused;
+    if (!ss && fresh) {
+      ss_list_push(&pool->with_unused, fresh);
+      ss = fresh;
+      fresh = NULL;
+    }
+    if (ss) {
+      s = &ss->slabs[ss->next_unused++];
+      if (ss->next_unused == ss->nslabs) ss_list_unlink(&pool->with_unused, ss);
+      break;
+    }
+    pthread_mutex_unlock(&pool->lock);
+    if ((fresh = lru_get()) != NULL)
+      memset(fresh, 0, offsetof(hak_ss_t, slabs) + sizeof fresh->slabs);
+    else
+      fresh = hak_ss_map(HAK_SS_SIZE);
+    if (!fresh) {
+      errno = ENOMEM;
+      return NULL;
+    }
+    ss_format(fresh, kind);
+    pthread_mutex_lock(&pool->lock);
+  }
+  hak_ss_of_slab(s)->in_use++;
+  pthread_mutex_unlock(&pool->lock);
+  if (fresh) { /* another thread refilled the pool while this one mapped: keep it for later */
+    pthread_mutex_lock(&pool->lock);
+    ss_list_push(&pool->with_unused, fresh);
+    pthread_mutex_unlock(&pool->lock);
+  }
+  slab_format(s, cls, heap);
+  return s;
+}
+
+void hak_pool_give(hak_slab_t *s)
+{
+  hak_ss_t *ss = hak_ss_of_slab(s);
+  hak_pool_t *pool = &pools[ss->kind];
+  atomic_store_explicit(&s->owner, NULL, memory_order_relaxed);
+  s->carved = 0; /* no pointer into an EMPTY slab passes free's checks */
+  s->free = NULL;
+  pthread_mutex_lock(&pool->lock);
+  s->state = HAK_SLAB_EMPTY;
+  if (--ss->in_use > 0) {
+    slab_list_push(&pool->empty, s, HAK_LIST_EMPTY);
+    pthread_mutex_unlock(&pool->lock);
+    return;
+  }
+  /* The last slab in use: the whole SuperSlab leaves the pool for the LRU cache. */
+  for (unsigned i = 0; i < ss->next_unused; i++)
+    if (ss->slabs[i].list == HAK_LIST_EMPTY) slab_list_unlink(&pool->empty, &ss->slabs[i]);
+  if (ss->listed) ss_list_unlink(&pool->with_unused, ss);
+  pthread_mutex_unlock(&pool->lock);
+  lru_put(ss);
+}
+
+void hak_partial_push(hak_slab_t *s)
+{
+  hak_partial_t *p = &partial[s->cls];
+  atomic_store_explicit(&s->owner, NULL, memory_order_relaxed);
+  pthread_mutex_lock(&p->lock);
+  slab_list_push(&p->head, s, HAK_LIST_PARTIAL);
+  pthread_mutex_unlock(&p->lock);
+}
+
+hak_slab_t *hak_partial_pop(unsigned cls, hak_heap_t *heap)
+{
+  hak_partial_t *p = &partial[cls];
+  if (!__atomic_load_n(&p->head, __ATOMIC_RELAXED)) return NULL; /* a hint; the lock decides */
+  pthread_mutex_lock(&p->lock);
+  hak_slab_t *s = p->head;
+  if (s) {
+    slab_list_unlink(&p->head, s);
+    atomic_store_explicit(&s->owner, heap, memory_order_relaxed);
+  }
+  pthread_mutex_unlock(&p->lock);
+  return s;
+}
+
+size_t hak_pool_trim(void)
+{
+  /* Slabs that no thread owns may be wholly free once their remote lists are drained. */
+  for (unsigned c = 0; c < HAK_NCLASSES; c++) {
+    hak_slab_t *keep = NULL, *s;
+    while ((s = hak_partial_pop(c, NULL)) != NULL) {
+      uintptr_t r = atomic_exchange_explicit(&s->remote, 0, memory_order_acquire);
+      while (r) {
+        void **b = (void **)r;
+        r = (uintptr_t)b[0];
+        b[0] = s->free;
+        s->free = b;
+        s->used--;
+      }
+      if (s->used == 0) {
+        hak_pool_give(s);
+      } else {
+        s->next = keep;
+        keep = s;
+      }
+    }
+    while (keep) {
+      s = keep;
+      keep = s->next;
+      hak_partial_push(s);
+    }
+  }
+  pthread_mutex_lock(&lru.lock);
+  hak_ss_t *all = lru_expire_locked(hak_os_now(), true);
+  pthread_mutex_unlock(&lru.lock);
+  return release_list(all);
+}
+
+void hak_pool_lock_all(void)
+{
+  for (unsigned c = 0; c < HAK_NCLASSES; c++) pthread_mutex_lock(&partial[c].lock);
+  for (unsigned k = 0; k < HAK_SS_NKINDS; k++) pthread_mutex_lock(&pools[k].lock);
+  pthread_mutex_lock(&lru.lock);
+}
+
+void hak_pool_unlock_all(bool child)
+{
+  if (child) { /* the child's copy of a lock may name a thread that does not exist there */
+    pthread_mutex_init(&lru.lock, NULL);
+    for (unsigned k = 0; k < HAK_SS_NKINDS; k++) pthread_mutex_init(&pools[k].lock, NULL);
+    for (unsigned c = 0; c < HAK_NCLASSES; c++) pthread_mutex_init(&partial[c].lock, NULL);
+    return;
+  }
+  pthread_mutex_unlock(&lru.lock);
+  for (unsigned k = HAK_SS_NKINDS; k-- > 0;) pthread_mutex_unlock(&pools[k].lock);
+  for (unsigned c = HAK_NCLASSES; c-- > 0;) pthread_mutex_unlock(&partial[c].lock);
+}
+
+void hak_pool_counts(hak_pool_counts_t *out)
+{
+  pthread_mutex_lock(&lru.lock);
+  out->ss_cached = lru.count;
+  out->ss_live = lru.live;
+  out->ss_mapped_total = lru.mapped;
+  out->ss_unmapped_total = lru.unmapped;
+  out->bytes_mapped = lru.bytes_mapped;
+  pthread_mutex_unlock(&lru.lock);
+}

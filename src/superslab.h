@@ -1,0 +1,139 @@
+/* SuperSlabs, slabs and the shared pool.
+ *
+ * A SuperSlab is a 2 MiB region aligned to 2 MiB.  Its header (the first HAK_SS_HDR bytes)
+ * holds one hak_slab_t per slab; a pointer finds its SuperSlab by masking and its slab by a
+ * shift, so blocks carry no header.  Small classes (up to 1 KiB) live in 64 KiB slabs, mid
+ * classes (up to 64 KiB) in 512 KiB slabs; a SuperSlab holds slabs of one size.  A large block
+ * has a SuperSlab-aligned mapping of its own whose header says so (kind HAK_SS_LARGE).
+ *
+ * A process-wide bitmap, one bit per 2 MiB of address space, says which regions are ours, so
+ * that a foreign or wild pointer is reported and never followed. */
+#ifndef HAK_SUPERSLAB_H
+#define HAK_SUPERSLAB_H
+
+#include "internal.h"
+
+#define HAK_SS_SHIFT 21
+#define HAK_SS_SIZE ((size_t)1 << HAK_SS_SHIFT)
+#define HAK_SS_MASK (HAK_SS_SIZE - 1)
+#define HAK_SS_HDR ((size_t)8192) /* header bytes; slab 0's blocks start after it */
+#define HAK_SS_MAX_SLABS 32
+#define HAK_SS_MAGIC 0x68616b53u
+
+enum hak_ss_kind { HAK_SS_TINY = 0, HAK_SS_MID = 1, HAK_SS_NKINDS = 2, HAK_SS_LARGE = 3 };
+static const unsigned hak_kind_slab_shift[HAK_SS_NKINDS] = {16, 19};
+
+enum hak_slab_state { HAK_SLAB_UNUSED = 0, HAK_SLAB_ACTIVE, HAK_SLAB_EMPTY };
+
+typedef struct hak_heap hak_heap_t;
+
+/* A slab.  The first cache line is the owner's; the remote-free head, which other threads
+ * write, has the second to itself so that their pushes do not slow the owner's pops.
+ *
+ * remote is a list of blocks freed by other threads, or, when its low bit is set, the mark of
+ * a detached slab: a full slab that no thread owns and no list holds.  The thread whose push
+ * replaces the mark takes charge of the slab again (hak_slab_reclaim), so a detached slab is
+ * never lost and never listed twice. */
+typedef struct hak_slab {
+  void *free;                /* local free list: owner only */
+  char *start;               /* first block */
+  _Atomic(hak_heap_t *) owner;
+  struct hak_slab *next, *prev; /* warm list, shared partial list or the pool's empty list */
+  uint32_t used;             /* blocks neither on free nor drained from remote */
+  uint32_t carved;           /* blocks carved so far; only grows while ACTIVE */
+  uint32_t capacity;
+  uint32_t bsize;
+  uint8_t cls;
+  uint8_t state;
+  uint8_t index;             /* slab index in its SuperSlab */
+  uint8_t list;              /* which list holds it: HAK_LIST_* */
+  _Alignas(64) _Atomic(uintptr_t) remote;
+  char pad[56];
+} hak_slab_t;
+
+enum { HAK_LIST_NONE = 0, HAK_LIST_WARM, HAK_LIST_PARTIAL, HAK_LIST_EMPTY, HAK_LIST_CUR };
+#define HAK_REMOTE_DETACHED ((uintptr_t)1)
+
+typedef struct hak_ss {
+  uint32_t magic;
+  uint8_t kind;
+  uint8_t slab_shift;
+  uint8_t nslabs;
+  uint8_t next_unused;       /* slabs at or past this index have never been used */
+  uint32_t in_use;           /* slabs ACTIVE: under the pool lock */
+  uint8_t listed;            /* on the pool's with-unused list, or in the LRU cache */
+  struct hak_ss *next, *prev;
+  double cached_at;          /* when it entered the LRU cache */
+  size_t map_size;           /* large: bytes mapped */
+  size_t block_off;          /* large: offset of the block */
+  size_t req_size;           /* large: bytes the block may hold */
+  _Alignas(64) hak_slab_t slabs[HAK_SS_MAX_SLABS];
+} hak_ss_t;
+
+_Static_assert(sizeof(hak_slab_t) == 128, "slab metadata is two cache lines");
+_Static_assert(sizeof(hak_ss_t) <= HAK_SS_HDR, "SuperSlab header fits before slab 0's blocks");
+
+HAK_INLINE hak_ss_t *hak_ss_of(const void *p)
+{
+  return (hak_ss_t *)((uintptr_t)p & ~(uintptr_t)HAK_SS_MASK);
+}
+HAK_INLINE hak_slab_t *hak_slab_of(hak_ss_t *ss, const void *p)
+{
+  return &ss->slabs[((uintptr_t)p - (uintptr_t)ss) >> ss->slab_shift];
+}
+HAK_INLINE hak_ss_t *hak_ss_of_slab(hak_slab_t *s)
+{
+  return (hak_ss_t *)((uintptr_t)s & ~(uintptr_t)HAK_SS_MASK);
+}
+
+/* ---- the region map ---------------------------------------------------------------------- */
+#define HAK_VA_BITS 48
+/* In .bss: 16 MiB of address space, of which only the pages covering regions in use are ever
+ * written (the rest are never touched, or read as the zero page), so it costs no memory. */
+extern _Atomic(uint64_t) hak_region_bits[((size_t)1 << (HAK_VA_BITS - HAK_SS_SHIFT)) / 64];
+void hak_region_mark(const void *ss, bool ours);
+/* True if p lies in a region that starts a live SuperSlab or large mapping of ours. */
+HAK_INLINE bool hak_region_ours(const void *ss)
+{
+  uintptr_t i = (uintptr_t)ss >> HAK_SS_SHIFT;
+  if (hak_unlikely(i >> (HAK_VA_BITS - HAK_SS_SHIFT))) return false;
+  return (atomic_load_explicit(&hak_region_bits[i >> 6], memory_order_relaxed) >> (i & 63)) & 1;
+}
+
+/* ---- the shared pool --------------------------------------------------------------------- */
+void hak_pool_init(void);
+/* A slab of the given kind: an EMPTY one, else an UNUSED one of a SuperSlab in use, else one of
+ * a new SuperSlab (from the LRU cache, else the OS).  NULL (errno ENOMEM) when out of memory.
+ * The slab comes back ACTIVE, its geometry set for class cls, owned by heap. */
+hak_slab_t *hak_pool_take(unsigned kind, unsigned cls, hak_heap_t *heap);
+/* Takes back a slab whose last block was freed: it becomes EMPTY at once, and its SuperSlab
+ * goes to the LRU cache when it was the last slab in use. */
+void hak_pool_give(hak_slab_t *s);
+
+/* Partly free slabs that no thread owns, per class: pushed by exiting threads, warm-pool
+ * overflow and reclaimed detached slabs; popped (and so adopted) by threads that need blocks. */
+void hak_partial_push(hak_slab_t *s);
+hak_slab_t *hak_partial_pop(unsigned cls, hak_heap_t *heap);
+
+/* A fresh (zeroed) SuperSlab-aligned region of size bytes (a multiple of the page), marked as
+ * ours; and its release, to the LRU cache when it is one SuperSlab, else to the OS. */
+hak_ss_t *hak_ss_map(size_t size);
+void hak_ss_unmap(hak_ss_t *ss, size_t size);
+/* Counts a region of size bytes as gone that the caller moved away with mremap. */
+void hak_ss_forget(size_t size);
+
+/* Releases every empty SuperSlab held in the cache, and drains the shared partial lists;
+ * returns the bytes given back (malloc_trim). */
+size_t hak_pool_trim(void);
+
+/* fork: every lock of the shared pool, taken before and released after. */
+void hak_pool_lock_all(void);
+void hak_pool_unlock_all(bool child);
+
+/* Counts for statistics and tests. */
+typedef struct {
+  size_t ss_live, ss_cached, ss_mapped_total, ss_unmapped_total, bytes_mapped;
+} hak_pool_counts_t;
+void hak_pool_counts(hak_pool_counts_t *out);
+
+#endif
