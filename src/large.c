@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "large.h"
+#include "options.h"
 #include "os.h"
 
 /* The block starts this far into its mapping by default: past the header and slab 0's record
@@ -68,12 +69,157 @@ static void *huge_alloc(size_t size, size_t align)
   return p;
 }
 
+/* ---- the BigCache ------------------------------------------------------------------------
+ * Freed large mappings wait here, one LIFO list per size bucket (four per doubling from 64 KiB
+ * to 64 MiB), for the next large request that fits, so that a loop over large buffers does not
+ * pay mmap, munmap and page faults each time.  Bounded in bytes (HAKMEM_BIGCACHE_MAX_MB) and in
+ * age (HAKMEM_BIGCACHE_TTL_MS); what falls out goes back to the OS.  Mappings are made at the
+ * bucket size, so any cached one serves any request of its bucket. */
+
+#define BC_MIN_SHIFT 16
+#define BC_MAX_SHIFT 26
+#define BC_BUCKETS ((BC_MAX_SHIFT - BC_MIN_SHIFT) * 4 + 1)
+
+static struct {
+  pthread_mutex_t lock;
+  hak_ss_t *head[BC_BUCKETS], *tail[BC_BUCKETS];
+  size_t bytes;
+  size_t hits, misses, evictions;
+} bc = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* The bucket of a mapping of at least n bytes, or -1 past the largest. */
+static int bc_bucket(size_t n)
+{
+  if (n <= ((size_t)1 << BC_MIN_SHIFT)) return 0;
+  if (n > ((size_t)1 << BC_MAX_SHIFT)) return -1;
+  unsigned lg = 63 - (unsigned)__builtin_clzll((unsigned long long)(n - 1)); /* 2^lg < n <= 2^(lg+1) */
+  size_t quarter = (size_t)1 << (lg - 2);
+  unsigned q = (unsigned)((n - ((size_t)1 << lg) + quarter - 1) / quarter); /* 1..4 */
+  return (int)((lg - BC_MIN_SHIFT) * 4 + q);
+}
+
+static size_t bc_size(int b)
+{
+  if (b == 0) return (size_t)1 << BC_MIN_SHIFT;
+  unsigned lg = BC_MIN_SHIFT + (unsigned)(b - 1) / 4, q = (unsigned)(b - 1) % 4 + 1;
+  return ((size_t)1 << lg) + q * ((size_t)1 << (lg - 2));
+}
+
+static void bc_unlink(int b, hak_ss_t *ss)
+{
+  if (ss->prev) ss->prev->next = ss->next;
+  else bc.head[b] = ss->next;
+  if (ss->next) ss->next->prev = ss->prev;
+  else bc.tail[b] = ss->prev;
+  ss->next = ss->prev = NULL;
+  bc.bytes -= ss->map_size;
+}
+
+/* Takes out, while the cache is past its bounds, the oldest mappings; returns them linked
+ * through next for the caller to unmap after dropping the lock. */
+static hak_ss_t *bc_expire_locked(double now, bool all)
+{
+  size_t max_bytes = (size_t)hak_opt.BIGCACHE_MAX_MB << 20;
+  double ttl = hak_opt.BIGCACHE_TTL_MS / 1000.0;
+  hak_ss_t *out = NULL;
+  for (;;) {
+    int oldest = -1;
+    for (int b = 0; b < BC_BUCKETS; b++)
+      if (bc.tail[b] && (oldest < 0 || bc.tail[b]->cached_at < bc.tail[oldest]->cached_at)) oldest = b;
+    if (oldest < 0) break;
+    hak_ss_t *ss = bc.tail[oldest];
+    if (!all && bc.bytes <= max_bytes && now - ss->cached_at <= ttl) break;
+    bc_unlink(oldest, ss);
+    bc.evictions++;
+    ss->next = out;
+    out = ss;
+  }
+  return out;
+}
+
+static size_t bc_release(hak_ss_t *list)
+{
+  size_t n = 0;
+  while (list) {
+    hak_ss_t *next = list->next;
+    n += list->map_size;
+    hak_ss_unmap(list, list->map_size);
+    list = next;
+  }
+  return n;
+}
+
+static hak_ss_t *bc_take(int b)
+{
+  if (b < 0) return NULL;
+  double now = hak_os_now();
+  pthread_mutex_lock(&bc.lock);
+  hak_ss_t *ss = bc.head[b];
+  if (ss) {
+    bc_unlink(b, ss);
+    bc.hits++;
+  } else {
+    bc.misses++;
+  }
+  hak_ss_t *old = bc_expire_locked(now, false);
+  pthread_mutex_unlock(&bc.lock);
+  bc_release(old);
+  return ss;
+}
+
+/* Keeps a freed mapping for reuse, or gives it back when it has no bucket or the cache is off. */
+static void bc_put(hak_ss_t *ss)
+{
+  int b = bc_bucket(ss->map_size);
+  if (b < 0 || bc_size(b) != ss->map_size || hak_opt.BIGCACHE_MAX_MB == 0) {
+    hak_ss_unmap(ss, ss->map_size);
+    return;
+  }
+  double now = hak_os_now();
+  pthread_mutex_lock(&bc.lock);
+  ss->cached_at = now;
+  ss->prev = NULL;
+  ss->next = bc.head[b];
+  if (ss->next) ss->next->prev = ss;
+  else bc.tail[b] = ss;
+  bc.head[b] = ss;
+  bc.bytes += ss->map_size;
+  hak_ss_t *old = bc_expire_locked(now, false);
+  pthread_mutex_unlock(&bc.lock);
+  bc_release(old);
+}
+
+size_t hak_bigcache_trim(void)
+{
+  pthread_mutex_lock(&bc.lock);
+  hak_ss_t *all = bc_expire_locked(0, true);
+  pthread_mutex_unlock(&bc.lock);
+  return bc_release(all);
+}
+
+void hak_bigcache_counts(size_t *bytes, size_t *hits, size_t *misses)
+{
+  pthread_mutex_lock(&bc.lock);
+  *bytes = bc.bytes;
+  *hits = bc.hits;
+  *misses = bc.misses;
+  pthread_mutex_unlock(&bc.lock);
+}
+
+/* The size to map for a block needing n bytes from its mapping's start: its bucket's size, so
+ * that it can be cached and reused, or whole pages past the largest bucket. */
+static size_t large_map_size(size_t n)
+{
+  int b = bc_bucket(n);
+  return b >= 0 ? bc_size(b) : hak_align_up(n, hak_os_page);
+}
+
 void *hak_large_alloc(size_t size, size_t align, bool *zeroed)
 {
   hak_ensure_init();
-  *zeroed = true;
   if (align > HAK_SS_SIZE / 2) {
     /* Huge alignment: the block starts its mapping, so it has no header; see hak_huge_free. */
+    *zeroed = true;
     return huge_alloc(size, align);
   }
   size_t off = HAK_MAX(align, HAK_LARGE_OFF);
@@ -81,12 +227,16 @@ void *hak_large_alloc(size_t size, size_t align, bool *zeroed)
     errno = ENOMEM;
     return NULL;
   }
-  size_t map = hak_align_up(off + size, hak_os_page);
-  hak_ss_t *ss = hak_ss_map(map);
-  if (!ss) return NULL;
-  ss->kind = HAK_SS_LARGE;
-  ss->slab_shift = HAK_SS_SHIFT; /* every pointer of the first region reads slabs[0]: empty */
-  ss->map_size = map;
+  size_t map = large_map_size(off + size);
+  hak_ss_t *ss = bc_take(bc_bucket(map));
+  *zeroed = ss == NULL;
+  if (!ss) {
+    ss = hak_ss_map(map);
+    if (!ss) return NULL;
+    ss->kind = HAK_SS_LARGE;
+    ss->slab_shift = HAK_SS_SHIFT; /* every pointer of the first region reads slabs[0]: empty */
+    ss->map_size = map;
+  }
   ss->block_off = off;
   ss->req_size = map - off;
   ss->magic = HAK_SS_MAGIC;
@@ -96,7 +246,8 @@ void *hak_large_alloc(size_t size, size_t align, bool *zeroed)
 bool hak_large_free(hak_ss_t *ss, void *p)
 {
   if ((char *)p != (char *)ss + ss->block_off) return false;
-  hak_ss_unmap(ss, ss->map_size);
+  ss->block_off = 0; /* a second free of p finds no block here */
+  bc_put(ss);
   return true;
 }
 
@@ -142,39 +293,46 @@ void *hak_large_resize(void *p, size_t size)
 {
   hak_ss_t *ss = hak_ss_of(p);
   if (!hak_region_ours(ss) || ss->magic != HAK_SS_MAGIC || ss->kind != HAK_SS_LARGE) return NULL;
-  if (size > SIZE_MAX - ss->block_off - HAK_SS_SIZE) return NULL;
-  size_t map = hak_align_up(ss->block_off + size, hak_os_page);
-  if (map <= ss->map_size) {
-    if (map < ss->map_size) { /* shrink in place: give the tail back */
-      hak_os_unmap((char *)ss + map, ss->map_size - map);
+  size_t off = ss->block_off;
+  if (size > SIZE_MAX - off - HAK_SS_SIZE) return NULL;
+  size_t map = large_map_size(off + size), old_map = ss->map_size;
+  if (off + size <= old_map) {
+    if (map * 2 <= old_map) { /* shrink in place when that gives back half or more */
+      hak_os_unmap((char *)ss + map, old_map - map);
+      hak_ss_account(-(long)(old_map - map), 0);
       ss->map_size = map;
-      ss->req_size = map - ss->block_off;
+      ss->req_size = map - off;
     }
     return p;
   }
   /* Grow: move the pages to a new aligned place (no copy), or fail and let realloc copy. */
   hak_ss_t *to = hak_ss_map(map);
   if (!to) return NULL;
-  size_t old_map = ss->map_size, off = ss->block_off;
   hak_region_mark(ss, false);
   if (!hak_os_remap(ss, old_map, to, map)) {
     hak_region_mark(ss, true);
     hak_ss_unmap(to, map);
     return NULL;
   }
+  hak_ss_account(-(long)old_map, -1);
   to->map_size = map;
   to->req_size = map - off;
-  hak_ss_forget(old_map);
   return (char *)to + off;
 }
 
 void hak_large_lock_all(void)
 {
   pthread_mutex_lock(&huge.lock);
+  pthread_mutex_lock(&bc.lock);
 }
 
 void hak_large_unlock_all(bool child)
 {
-  if (child) pthread_mutex_init(&huge.lock, NULL);
-  else pthread_mutex_unlock(&huge.lock);
+  if (child) {
+    pthread_mutex_init(&bc.lock, NULL);
+    pthread_mutex_init(&huge.lock, NULL);
+    return;
+  }
+  pthread_mutex_unlock(&bc.lock);
+  pthread_mutex_unlock(&huge.lock);
 }

@@ -22,7 +22,11 @@
   X(SUPERSLAB_TTL_SEC, INT, 10, 0, 86400,                                                        \
     "seconds an empty SuperSlab stays cached before its memory goes back to the OS")            \
   X(SS_PREFAULT, BOOL, 0, 0, 1,                                                                  \
-    "fault in every new SuperSlab at once (MADV_POPULATE_WRITE) instead of page by page")
+    "fault in every new SuperSlab at once (MADV_POPULATE_WRITE) instead of page by page")      \
+  X(BIGCACHE_MAX_MB, INT, 64, 0, 1048576,                                                        \
+    "megabytes of freed large blocks kept for reuse by later large requests (0: none)")         \
+  X(BIGCACHE_TTL_MS, INT, 1000, 0, 86400000,                                                     \
+    "milliseconds a freed large block stays cached before its memory goes back to the OS")
 
 enum hak_option_type { HAK_OPT_BOOL, HAK_OPT_INT, HAK_OPT_REAL };
 

@@ -44,12 +44,12 @@ static void lru_unlink(hak_ss_t *ss)
   lru.count--;
 }
 
-void hak_ss_forget(size_t size)
+void hak_ss_account(long bytes, int regions)
 {
   pthread_mutex_lock(&lru.lock);
-  lru.unmapped++;
-  lru.live--;
-  lru.bytes_mapped -= size;
+  if (regions < 0) lru.unmapped += (size_t)-regions;
+  lru.live += (size_t)(long)regions;
+  lru.bytes_mapped += (size_t)bytes;
   pthread_mutex_unlock(&lru.lock);
 }
 
@@ -57,7 +57,7 @@ static void ss_release_os(hak_ss_t *ss, size_t size)
 {
   hak_region_mark(ss, false);
   hak_os_unmap(ss, size);
-  hak_ss_forget(size);
+  hak_ss_account(-(long)size, -1);
 }
 
 /* Takes the oldest entries out while the cache is past one of its bounds; the caller unmaps
@@ -126,9 +126,8 @@ hak_ss_t *hak_ss_map(size_t size)
   if (hak_opt.SS_PREFAULT && size == HAK_SS_SIZE) hak_os_populate(ss, size);
   pthread_mutex_lock(&lru.lock);
   lru.mapped++;
-  lru.live++;
-  lru.bytes_mapped += size;
   pthread_mutex_unlock(&lru.lock);
+  hak_ss_account((long)size, 1);
   hak_region_mark(ss, true);
   return ss;
 }

@@ -119,8 +119,9 @@ hak_slab_t *hak_partial_pop(unsigned cls, hak_heap_t *heap);
  * ours; and its release, to the LRU cache when it is one SuperSlab, else to the OS. */
 hak_ss_t *hak_ss_map(size_t size);
 void hak_ss_unmap(hak_ss_t *ss, size_t size);
-/* Counts a region of size bytes as gone that the caller moved away with mremap. */
-void hak_ss_forget(size_t size);
+/* Adjusts the mapped-bytes and live-region counts for a change made outside hak_ss_map/unmap
+ * (a large block shrunk in place or moved with mremap). */
+void hak_ss_account(long bytes, int regions);
 
 /* Releases every empty SuperSlab held in the cache, and drains the shared partial lists;
  * returns the bytes given back (malloc_trim). */
