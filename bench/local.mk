@@ -1,0 +1,22 @@
+# Benchmarks: built only by `make bench`, never by `make all` or `make check`.
+# `make bench-compare` builds them and the library and runs bench/compare.py against every
+# installed allocator (see docs/benchmarks.md); BENCH_ARGS passes options, e.g. BENCH_ARGS=--quick.
+BENCH_BINS = bench/bench_random_mixed bench/bench_larson bench/bench_prodcons
+# Other fragments add to EXTRA_PROGRAMS with +=; this is its first definition.
+EXTRA_PROGRAMS = $(BENCH_BINS)
+CLEANFILES += $(BENCH_BINS)
+
+bench_bench_random_mixed_SOURCES = bench/bench_random_mixed.c bench/bench_common.h
+bench_bench_larson_SOURCES = bench/bench_larson.c bench/bench_common.h
+bench_bench_prodcons_SOURCES = bench/bench_prodcons.c bench/bench_common.h
+EXTRA_DIST += bench/compare.py
+
+PYTHON3 = python3
+BENCH_ARGS =
+
+bench: $(BENCH_BINS)
+
+bench-compare: bench libhakmem.la
+	$(PYTHON3) $(srcdir)/bench/compare.py --bindir bench --hakmem .libs/libhakmem.so $(BENCH_ARGS)
+
+.PHONY: bench bench-compare

@@ -1,0 +1,130 @@
+/* Producer/consumer cross-thread free: P pairs of threads; producer i allocates blocks of
+ * random size in [min, max], writes them, and pushes them through a bounded lock-free
+ * single-producer/single-consumer ring to consumer i, which reads and frees them.  Every free
+ * is a remote free of a block owned by a live thread, and memory flows one way, so an
+ * allocator must recycle the blocks freed on the consumer side back to the producer.
+ *
+ * usage: bench_prodcons [pairs [items [min [max [seed]]]]]
+ *   items is per producer; defaults 2 1000000 16 1024 1.  Queue depth is 1024 blocks. */
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+
+#include "bench_common.h"
+
+static const char usage[] = "bench_prodcons [pairs [items [min [max [seed]]]]]";
+
+#define QCAP 1024 /* power of two */
+#define SPINS 64  /* busy polls before sched_yield: the machine may have fewer cores than threads */
+
+typedef struct {
+  _Alignas(64) atomic_size_t head; /* next slot to read; written by the consumer */
+  _Alignas(64) atomic_size_t tail; /* next slot to write; written by the producer */
+  _Alignas(64) void *ring[QCAP];
+  unsigned long long items;
+  size_t min, max;
+  uint64_t seed;
+  uint64_t check;
+} queue_t;
+
+static void backoff(unsigned *spins)
+{
+  if (++*spins < SPINS) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  } else {
+    *spins = 0;
+    sched_yield();
+  }
+}
+
+static void *producer(void *arg)
+{
+  queue_t *q = arg;
+  bench_rng_t rng;
+  bench_rng_seed(&rng, q->seed);
+  size_t tail = 0;
+  for (unsigned long long i = 0; i < q->items; i++) {
+    size_t n = bench_rng_range(&rng, q->min, q->max);
+    unsigned char *p = malloc(n);
+    if (!p) {
+      fprintf(stderr, "malloc(%zu) failed\n", n);
+      exit(1);
+    }
+    memcpy(p, &n, n < sizeof n ? n : sizeof n);
+    p[n - 1] = (unsigned char)i;
+    unsigned spins = 0;
+    while (tail - atomic_load_explicit(&q->head, memory_order_acquire) == QCAP) backoff(&spins);
+    q->ring[tail % QCAP] = p;
+    atomic_store_explicit(&q->tail, ++tail, memory_order_release);
+  }
+  return NULL;
+}
+
+static void *consumer(void *arg)
+{
+  queue_t *q = arg;
+  size_t head = 0;
+  uint64_t check = 0;
+  for (unsigned long long i = 0; i < q->items; i++) {
+    unsigned spins = 0;
+    while (atomic_load_explicit(&q->tail, memory_order_acquire) == head) backoff(&spins);
+    unsigned char *p = q->ring[head % QCAP];
+    atomic_store_explicit(&q->head, ++head, memory_order_release);
+    check += p[0];
+    free(p);
+  }
+  q->check = check;
+  return NULL;
+}
+
+int main(int argc, char **argv)
+{
+  if (argc > 6) {
+    fprintf(stderr, "usage: %s\n", usage);
+    return 2;
+  }
+  unsigned long long pairs = argc > 1 ? bench_arg(argv[1], "pairs", usage) : 2;
+  unsigned long long items = argc > 2 ? bench_arg(argv[2], "items", usage) : 1000000;
+  size_t min = argc > 3 ? bench_arg(argv[3], "min", usage) : 16;
+  size_t max = argc > 4 ? bench_arg(argv[4], "max", usage) : 1024;
+  unsigned long long seed = argc > 5 ? bench_arg(argv[5], "seed", usage) : 1;
+  if (pairs == 0 || min == 0 || max < min) {
+    fprintf(stderr, "need pairs > 0, min > 0, max >= min\n");
+    return 2;
+  }
+
+  queue_t *q = aligned_alloc(64, pairs * sizeof *q);
+  pthread_t *th = malloc(2 * pairs * sizeof *th);
+  if (!q || !th) return 1;
+  memset(q, 0, pairs * sizeof *q);
+  for (size_t i = 0; i < pairs; i++) {
+    q[i].items = items;
+    q[i].min = min;
+    q[i].max = max;
+    q[i].seed = seed * 1000003 + i;
+  }
+
+  double t0 = bench_now();
+  for (size_t i = 0; i < pairs; i++) {
+    if (pthread_create(&th[2 * i], NULL, consumer, &q[i]) ||
+        pthread_create(&th[2 * i + 1], NULL, producer, &q[i])) {
+      fprintf(stderr, "pthread_create failed\n");
+      return 1;
+    }
+  }
+  for (size_t i = 0; i < 2 * pairs; i++) pthread_join(th[i], NULL);
+  double t = bench_now() - t0;
+
+  uint64_t check = 0;
+  for (size_t i = 0; i < pairs; i++) check += q[i].check;
+  unsigned long long ops = pairs * items;
+  free(th);
+  free(q);
+  printf("bench=prodcons pairs=%llu items=%llu min=%zu max=%zu seed=%llu time_s=%.6f ops=%llu "
+         "ops_per_s=%.0f maxrss_kb=%ld malloc=%s check=%llu\n",
+         pairs, items, min, max, seed, t, ops, (double)ops / t, bench_maxrss_kb(),
+         bench_malloc_provider(), (unsigned long long)check);
+  return 0;
+}
