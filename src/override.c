@@ -256,5 +256,6 @@ HAK_EXPORT const char *hakmem_version(void) { return HAKMEM_VERSION; }
 HAK_EXPORT size_t hakmem_trim(void)
 {
   hak_ensure_init();
+  hak_heap_trim();
   return hak_pool_trim() + hak_bigcache_trim();
 }

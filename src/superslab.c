@@ -134,10 +134,6 @@ hak_ss_t *hak_ss_map(size_t size)
 
 void hak_ss_unmap(hak_ss_t *ss, size_t size)
 {
-  if (size == HAK_SS_SIZE) {
-    lru_put(ss);
-    return;
-  }
   ss->magic = 0;
   ss_release_os(ss, size);
 }
@@ -146,8 +142,10 @@ void hak_ss_unmap(hak_ss_t *ss, size_t size)
 
 typedef struct {
   pthread_mutex_t lock;
-  hak_slab_t *empty;     /* EMPTY slabs, doubly linked */
-  hak_ss_t *with_unused; /* SuperSlabs with UNUSED slabs left, doubly linked */
+  hak_slab_t *dirty;       /* EMPTY slabs whose pages are still there, newest first */
+  hak_slab_t *dirty_tail;
+  hak_slab_t *clean;       /* EMPTY slabs whose pages went back to the OS */
+  hak_ss_t *with_unused;   /* SuperSlabs with UNUSED slabs left, doubly linked */
 } hak_pool_t;
 
 static hak_pool_t pools[HAK_SS_NKINDS] = {
@@ -180,6 +178,38 @@ static void slab_list_unlink(hak_slab_t **head, hak_slab_t *s)
   if (s->next) s->next->prev = s->prev;
   s->next = s->prev = NULL;
   s->list = HAK_LIST_NONE;
+}
+
+static void empty_unlink(hak_pool_t *pool, hak_slab_t *s)
+{
+  if (s->list == HAK_LIST_DIRTY) {
+    if (pool->dirty_tail == s) pool->dirty_tail = s->prev;
+    slab_list_unlink(&pool->dirty, s);
+  } else {
+    slab_list_unlink(&pool->clean, s);
+  }
+}
+
+/* Gives the pages of an EMPTY slab back to the OS, keeping the SuperSlab header. */
+static void slab_purge(hak_slab_t *s)
+{
+  hak_ss_t *ss = hak_ss_of_slab(s);
+  uintptr_t base = (uintptr_t)ss + ((size_t)s->index << ss->slab_shift);
+  uintptr_t end = base + ((size_t)1 << ss->slab_shift);
+  uintptr_t from = hak_align_up(HAK_MAX(base, (uintptr_t)ss + HAK_SS_HDR), hak_os_page);
+  if (from < end) hak_os_purge((void *)from, end - from);
+}
+
+/* Purges the dirty slabs that have been empty longer than the delay (all of them if all). */
+static void pool_purge_locked(hak_pool_t *pool, double now, bool all)
+{
+  double delay = hak_opt.SLAB_PURGE_MS / 1000.0;
+  hak_slab_t *s;
+  while ((s = pool->dirty_tail) != NULL && (all || now - s->empty_since > delay)) {
+    empty_unlink(pool, s);
+    slab_purge(s);
+    slab_list_push(&pool->clean, s, HAK_LIST_CLEAN);
+  }
 }
 
 static void ss_list_push(hak_ss_t **head, hak_ss_t *ss)
@@ -237,8 +267,8 @@ hak_slab_t *hak_pool_take(unsigned kind, unsigned cls, hak_heap_t *heap)
   hak_slab_t *s;
   pthread_mutex_lock(&pool->lock);
   for (;;) {
-    if ((s = pool->empty) != NULL) {
-      slab_list_unlink(&pool->empty, s);
+    if ((s = pool->dirty) != NULL || (s = pool->clean) != NULL) {
+      empty_unlink(pool, s);
       break;
     }
     hak_ss_t *ss = pool->with_unused;
@@ -282,16 +312,21 @@ void hak_pool_give(hak_slab_t *s)
   atomic_store_explicit(&s->owner, NULL, memory_order_relaxed);
   s->carved = 0; /* no pointer into an EMPTY slab passes free's checks */
   s->free = NULL;
+  double now = hak_os_now();
   pthread_mutex_lock(&pool->lock);
   s->state = HAK_SLAB_EMPTY;
   if (--ss->in_use > 0) {
-    slab_list_push(&pool->empty, s, HAK_LIST_EMPTY);
+    s->empty_since = now;
+    slab_list_push(&pool->dirty, s, HAK_LIST_DIRTY);
+    if (!pool->dirty_tail) pool->dirty_tail = s;
+    pool_purge_locked(pool, now, false);
     pthread_mutex_unlock(&pool->lock);
     return;
   }
   /* The last slab in use: the whole SuperSlab leaves the pool for the LRU cache. */
   for (unsigned i = 0; i < ss->next_unused; i++)
-    if (ss->slabs[i].list == HAK_LIST_EMPTY) slab_list_unlink(&pool->empty, &ss->slabs[i]);
+    if (ss->slabs[i].list == HAK_LIST_DIRTY || ss->slabs[i].list == HAK_LIST_CLEAN)
+      empty_unlink(pool, &ss->slabs[i]);
   if (ss->listed) ss_list_unlink(&pool->with_unused, ss);
   pthread_mutex_unlock(&pool->lock);
   lru_put(ss);
@@ -347,10 +382,17 @@ size_t hak_pool_trim(void)
       hak_partial_push(s);
     }
   }
+  size_t purged = 0;
+  for (unsigned k = 0; k < HAK_SS_NKINDS; k++) {
+    pthread_mutex_lock(&pools[k].lock);
+    for (hak_slab_t *s = pools[k].dirty; s; s = s->next) purged += (size_t)1 << hak_kind_slab_shift[k];
+    pool_purge_locked(&pools[k], 0, true);
+    pthread_mutex_unlock(&pools[k].lock);
+  }
   pthread_mutex_lock(&lru.lock);
   hak_ss_t *all = lru_expire_locked(hak_os_now(), true);
   pthread_mutex_unlock(&lru.lock);
-  return release_list(all);
+  return purged + release_list(all);
 }
 
 void hak_pool_lock_all(void)

@@ -48,10 +48,13 @@ typedef struct hak_slab {
   uint8_t index;             /* slab index in its SuperSlab */
   uint8_t list;              /* which list holds it: HAK_LIST_* */
   _Alignas(64) _Atomic(uintptr_t) remote;
-  char pad[56];
+  double empty_since;        /* when it last became EMPTY: under the pool lock */
+  char pad[48];
 } hak_slab_t;
 
-enum { HAK_LIST_NONE = 0, HAK_LIST_WARM, HAK_LIST_PARTIAL, HAK_LIST_EMPTY, HAK_LIST_CUR };
+/* EMPTY slabs are DIRTY (their pages still hold memory) until they have stayed empty for
+ * HAKMEM_SLAB_PURGE_MS, then CLEAN (pages given back with MADV_DONTNEED). */
+enum { HAK_LIST_NONE = 0, HAK_LIST_WARM, HAK_LIST_PARTIAL, HAK_LIST_DIRTY, HAK_LIST_CLEAN, HAK_LIST_CUR };
 #define HAK_REMOTE_DETACHED ((uintptr_t)1)
 
 typedef struct hak_ss {
@@ -116,7 +119,7 @@ void hak_partial_push(hak_slab_t *s);
 hak_slab_t *hak_partial_pop(unsigned cls, hak_heap_t *heap);
 
 /* A fresh (zeroed) SuperSlab-aligned region of size bytes (a multiple of the page), marked as
- * ours; and its release, to the LRU cache when it is one SuperSlab, else to the OS. */
+ * ours; and its release to the OS. */
 hak_ss_t *hak_ss_map(size_t size);
 void hak_ss_unmap(hak_ss_t *ss, size_t size);
 /* Adjusts the mapped-bytes and live-region counts for a change made outside hak_ss_map/unmap

@@ -296,6 +296,32 @@ void *hak_small_alloc_slow(unsigned c)
   return b;
 }
 
+/* malloc_trim: the calling thread gives back its slabs that are wholly free, current ones too. */
+void hak_heap_trim(void)
+{
+  hak_heap_t *h = hak_tls_heap;
+  if (h == &hak_heap_empty) return;
+  for (unsigned c = 0; c < HAK_NCLASSES; c++) {
+    hak_slab_t *s = h->cur[c], *next;
+    if (s != &hak_slab_none) {
+      slab_collect(s);
+      if (s->used == 0) {
+        h->cur[c] = &hak_slab_none;
+        s->list = HAK_LIST_NONE;
+        hak_pool_give(s);
+      }
+    }
+    for (s = h->warm[c]; s; s = next) {
+      next = s->next;
+      slab_collect(s);
+      if (s->used == 0) {
+        warm_unlink(h, s);
+        hak_pool_give(s);
+      }
+    }
+  }
+}
+
 /* ---- thread exit ------------------------------------------------------------------------- */
 
 /* Hands a slab this thread owned to whoever needs it: the pool if it is wholly free, the

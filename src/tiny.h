@@ -60,8 +60,8 @@ void hak_free_remote(hak_slab_t *s, void *p);
 void hak_slab_emptied(hak_heap_t *h, hak_slab_t *s);
 /* Gives back everything a heap owns; the heap must not be used again by its thread. */
 void hak_heap_abandon(hak_heap_t *h);
-/* After fork: gives back the slabs of every heap but the caller's. */
-void hak_heap_after_fork_child(void);
+/* malloc_trim: gives back the calling thread's wholly free slabs. */
+void hak_heap_trim(void);
 void hak_heap_lock_all(void);
 void hak_heap_unlock_all(bool child);
 
