@@ -123,8 +123,8 @@ int main(int argc, char **argv)
   free(th);
   free(q);
   printf("bench=prodcons pairs=%llu items=%llu min=%zu max=%zu seed=%llu time_s=%.6f ops=%llu "
-         "ops_per_s=%.0f maxrss_kb=%ld malloc=%s check=%llu\n",
+         "ops_per_s=%.0f maxrss_kb=%ld malloc=%s check=%llu ru_maxrss_kb=%ld\n",
          pairs, items, min, max, seed, t, ops, (double)ops / t, bench_maxrss_kb(),
-         bench_malloc_provider(), (unsigned long long)check);
+         bench_malloc_provider(), (unsigned long long)check, bench_ru_maxrss_kb());
   return 0;
 }

@@ -52,8 +52,8 @@ int main(int argc, char **argv)
   free(slot);
 
   printf("bench=random_mixed iterations=%llu working_set=%llu seed=%llu time_s=%.6f ops=%llu "
-         "ops_per_s=%.0f maxrss_kb=%ld malloc=%s check=%llu\n",
+         "ops_per_s=%.0f maxrss_kb=%ld malloc=%s check=%llu ru_maxrss_kb=%ld\n",
          iters, ws, seed, t, iters, (double)iters / t, bench_maxrss_kb(), bench_malloc_provider(),
-         (unsigned long long)check);
+         (unsigned long long)check, bench_ru_maxrss_kb());
   return 0;
 }

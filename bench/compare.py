@@ -1,0 +1,225 @@
+#!/usr/bin/env python3
+"""Run the hakmem benchmarks under several allocators and print a markdown table.
+
+Each benchmark runs once per allocator per repetition, round-robin: within a repetition every
+allocator runs every benchmark before the next repetition starts, and the allocator order
+rotates from one repetition to the next, so that a noisy neighbour or a frequency change hits
+all allocators alike.  The table gives the median wall time (measured inside the program) and
+the median peak RSS (getrusage ru_maxrss) of each allocator, and their ratios to mimalloc
+(time ratio < 1: faster than mimalloc; RSS ratio < 1: smaller).
+
+glibc runs with no preload; the others run with LD_PRELOAD.  An allocator whose library is not
+installed is skipped with a note.  Every run checks that the program saw the intended
+allocator mapped (the malloc= field), so a preload that silently did not take is an error.
+
+Python 3 standard library only.  Typical use, from a build directory:
+    make bench-compare                      # builds, then runs this script
+    python3 ../bench/compare.py --bindir bench --hakmem .libs/libhakmem.so --reps 7
+"""
+import argparse
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+
+LIBDIR_CANDIDATES = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64",
+                     "/usr/lib", "/usr/local/lib"]
+# (name, library file names to look for); glibc needs none.
+ALLOCATORS = [
+    ("hakmem", None),
+    ("mimalloc", ["libmimalloc.so.2", "libmimalloc.so"]),
+    ("glibc", None),
+    ("jemalloc", ["libjemalloc.so.2", "libjemalloc.so"]),
+    ("tcmalloc", ["libtcmalloc_minimal.so.4", "libtcmalloc_minimal.so", "libtcmalloc.so.4"]),
+]
+
+# (label, program, full-size arguments, --quick arguments, what it measures)
+BENCHMARKS = [
+    ("random_mixed", "bench_random_mixed", ["5000000", "8192", "1"], ["1000000", "8192", "1"],
+     "1 thread, 16..1040 B, 8192 live slots"),
+    ("random_mixed_ws64k", "bench_random_mixed", ["2000000", "65536", "1"],
+     ["500000", "65536", "1"], "1 thread, 16..1040 B, 65536 live slots (~35 MB live)"),
+    ("larson_2t", "bench_larson", ["2", "200", "16", "4096", "2000", "10000", "1"],
+     ["2", "40", "16", "4096", "2000", "10000", "1"],
+     "2 chains, 16..4096 B, 2000 slots each, 10000 ops per thread, fixed rounds"),
+    ("larson_4t_small", "bench_larson", ["4", "150", "16", "256", "4000", "10000", "1"],
+     ["4", "30", "16", "256", "4000", "10000", "1"],
+     "4 chains, 16..256 B, 4000 slots each, fixed rounds"),
+    ("prodcons_2p", "bench_prodcons", ["2", "4000000", "16", "1024", "1"],
+     ["2", "500000", "16", "1024", "1"], "2 producer/consumer pairs, 16..1024 B"),
+    ("prodcons_1p_to128k", "bench_prodcons", ["1", "200000", "16", "131072", "1"],
+     ["1", "40000", "16", "131072", "1"],
+     "1 pair, 16..131072 B (half the blocks above 64 KiB)"),
+]
+
+
+def find_lib(names):
+    for d in LIBDIR_CANDIDATES:
+        for n in names:
+            p = os.path.join(d, n)
+            if os.path.exists(p):
+                return p
+    return None
+
+
+def parse_line(out):
+    """The last line of output that has time_s=, as a dict of its key=value fields."""
+    for line in reversed(out.splitlines()):
+        if "time_s=" in line:
+            return dict(f.split("=", 1) for f in line.split() if "=" in f)
+    return None
+
+
+def run_one(cmd, preload, timeout):
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    if preload:
+        env["LD_PRELOAD"] = preload
+    try:
+        p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, "timed out after %ds" % timeout
+    if p.returncode != 0:
+        sig = " (signal %d)" % -p.returncode if p.returncode < 0 else ""
+        tail = (p.stderr.strip().splitlines() or [""])[-1][:200]
+        return None, "exit %d%s: %s" % (p.returncode, sig, tail)
+    r = parse_line(p.stdout)
+    if r is None:
+        return None, "no result line in output"
+    return r, None
+
+
+def fmt_ratio(x, base):
+    if x is None or base is None or base == 0:
+        return "-"
+    return "%.2f" % (x / base)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--bindir", default="bench", help="directory with the bench_* programs")
+    ap.add_argument("--hakmem", default=".libs/libhakmem.so", help="path of libhakmem.so")
+    ap.add_argument("--reps", type=int, default=None, help="repetitions (default 5, quick 3)")
+    ap.add_argument("--quick", action="store_true", help="smaller runs and 3 repetitions")
+    ap.add_argument("--allocators", default=None,
+                    help="comma-separated subset of " + ",".join(a for a, _ in ALLOCATORS))
+    ap.add_argument("--bench", default=None,
+                    help="comma-separated subset of " + ",".join(b[0] for b in BENCHMARKS))
+    ap.add_argument("--timeout", type=int, default=300, help="seconds allowed per run")
+    ap.add_argument("--verbose", "-v", action="store_true", help="print every run")
+    args = ap.parse_args()
+    reps = args.reps or (3 if args.quick else 5)
+
+    notes = []
+    allocs = []  # (name, preload path or None)
+    wanted = args.allocators.split(",") if args.allocators else [a for a, _ in ALLOCATORS]
+    for name, libs in ALLOCATORS:
+        if name not in wanted:
+            continue
+        if name == "glibc":
+            allocs.append((name, None))
+        elif name == "hakmem":
+            p = os.path.abspath(args.hakmem)
+            if os.path.exists(p):
+                allocs.append((name, p))
+            else:
+                notes.append("hakmem skipped: %s not found (build it, or pass --hakmem)" % p)
+        else:
+            p = find_lib(libs)
+            if p:
+                allocs.append((name, p))
+            else:
+                notes.append("%s skipped: none of %s installed" % (name, ", ".join(libs)))
+
+    benches = [b for b in BENCHMARKS if not args.bench or b[0] in args.bench.split(",")]
+    for b in benches:
+        prog = os.path.join(args.bindir, b[1])
+        if not os.access(prog, os.X_OK):
+            sys.exit("compare.py: %s not found; run `make bench` first" % prog)
+
+    results = {}  # (bench, alloc) -> list of result dicts
+    errors = {}   # (bench, alloc) -> list of error strings
+    start = time.time()
+    for rep in range(reps):
+        order = allocs[rep % len(allocs):] + allocs[:rep % len(allocs)]
+        for label, prog, full, quick, _ in benches:
+            cmd = [os.path.join(args.bindir, prog)] + (quick if args.quick else full)
+            for name, lib in order:
+                r, err = run_one(cmd, lib, args.timeout)
+                if r is not None and r.get("malloc") != name:
+                    r, err = None, "preload did not take: program reports malloc=%s" % r.get("malloc")
+                if r is None:
+                    errors.setdefault((label, name), []).append(err)
+                else:
+                    results.setdefault((label, name), []).append(r)
+                if args.verbose:
+                    print("rep %d %-20s %-9s %s" % (rep + 1, label, name,
+                          "time_s=%s maxrss_kb=%s" % (r["time_s"], r["maxrss_kb"]) if r else err),
+                          file=sys.stderr, flush=True)
+    elapsed = time.time() - start
+
+    # Summary: ratios to mimalloc, one row per benchmark.
+    names = [a for a, _ in allocs]
+    med = {}
+    for key, rs in results.items():
+        med[key] = (statistics.median(float(r["time_s"]) for r in rs),
+                    statistics.median(int(r["maxrss_kb"]) for r in rs),
+                    min(float(r["time_s"]) for r in rs), max(float(r["time_s"]) for r in rs),
+                    len(rs))
+
+    def base(label, i):
+        m = med.get((label, "mimalloc"))
+        return m[i] if m else None
+
+    print("## Time and peak RSS relative to mimalloc (median of %d runs; < 1 is better)\n" % reps)
+    print("| benchmark | " + " | ".join("%s time" % n for n in names) + " | " +
+          " | ".join("%s RSS" % n for n in names) + " |")
+    print("|---" * (1 + 2 * len(names)) + "|")
+    for label, *_ in benches:
+        cells = []
+        for i in (0, 1):
+            for n in names:
+                m = med.get((label, n))
+                cells.append("FAIL" if m is None else fmt_ratio(m[i], base(label, i)))
+        print("| %s | %s |" % (label, " | ".join(cells)))
+
+    print("\n## Absolute medians\n")
+    print("| benchmark | allocator | time (s) | min..max (s) | time / mimalloc | "
+          "peak RSS (MiB) | RSS / mimalloc | runs ok |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for label, *_ in benches:
+        for n in names:
+            m = med.get((label, n))
+            nerr = len(errors.get((label, n), []))
+            if m is None:
+                print("| %s | %s | FAIL | | | | | 0/%d |" % (label, n, nerr))
+                continue
+            print("| %s | %s | %.4f | %.4f..%.4f | %s | %.1f | %s | %d/%d |" % (
+                label, n, m[0], m[2], m[3], fmt_ratio(m[0], base(label, 0)), m[1] / 1024.0,
+                fmt_ratio(m[1], base(label, 1)), m[4], m[4] + nerr))
+
+    print("\n## Commands\n")
+    print("Run from the build directory; glibc runs with no LD_PRELOAD.\n")
+    print("```")
+    for name, lib in allocs:
+        print("# %s: %s" % (name, "LD_PRELOAD=" + lib if lib else "no preload"))
+    for label, prog, full, quick, what in benches:
+        cmd = [os.path.join(args.bindir, prog)] + (quick if args.quick else full)
+        print("%s   # %s: %s" % (" ".join(shlex.quote(c) for c in cmd), label, what))
+    print("```")
+    print("\n%d repetitions, allocators round-robin within each (order rotated per repetition); "
+          "total %.0f s.  Invoked as: %s" % (reps, elapsed, " ".join(shlex.quote(a) for a in sys.argv)))
+    for n in notes:
+        print("\nNote: " + n)
+    if errors:
+        print("\n## Failed runs\n")
+        for (label, n), errs in sorted(errors.items()):
+            for e in sorted(set(errs)):
+                print("- %s under %s (%d of %d runs): %s" % (label, n, errs.count(e), reps, e))
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
