@@ -14,7 +14,7 @@
 #include <semaphore.h>
 #include <stdatomic.h>
 
-#include "bench_common.h"
+#include "bench.h"
 
 static const char usage[] =
     "bench_larson threads rounds|SECONDSs min max slots [ops_per_round [seed]]";

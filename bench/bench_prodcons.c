@@ -10,7 +10,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 
-#include "bench_common.h"
+#include "bench.h"
 
 static const char usage[] = "bench_prodcons [pairs [items [min [max [seed]]]]]";
 

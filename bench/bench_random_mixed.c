@@ -4,7 +4,7 @@
  * cache-unfriendly access pattern; the working set decides how much memory stays live.
  *
  * usage: bench_random_mixed [iterations [working_set [seed]]]   (default 10000000 8192 1) */
-#include "bench_common.h"
+#include "bench.h"
 
 #define MIN_SIZE 16
 #define MAX_SIZE 1040

@@ -6,9 +6,9 @@ BENCH_BINS = bench/bench_random_mixed bench/bench_larson bench/bench_prodcons
 EXTRA_PROGRAMS = $(BENCH_BINS)
 CLEANFILES += $(BENCH_BINS)
 
-bench_bench_random_mixed_SOURCES = bench/bench_random_mixed.c bench/bench_common.h
-bench_bench_larson_SOURCES = bench/bench_larson.c bench/bench_common.h
-bench_bench_prodcons_SOURCES = bench/bench_prodcons.c bench/bench_common.h
+bench_bench_random_mixed_SOURCES = bench/bench_random_mixed.c bench/bench.h
+bench_bench_larson_SOURCES = bench/bench_larson.c bench/bench.h
+bench_bench_prodcons_SOURCES = bench/bench_prodcons.c bench/bench.h
 EXTRA_DIST += bench/compare.py
 
 PYTHON3 = python3

@@ -1,0 +1,125 @@
+/* Shared helpers for the hakmem benchmarks: a small PRNG, a monotonic clock, argument parsing
+ * and one result line.  The programs use only the standard malloc API, so any allocator can be
+ * measured by preloading it; glibc's malloc is measured with no preload.
+ *
+ * Every program ends with one line of key=value pairs that bench/compare.py reads:
+ *   bench=NAME ... time_s=SECONDS ops=N ops_per_s=RATE maxrss_kb=KB malloc=PROVIDER check=X
+ *       ru_maxrss_kb=KB
+ * maxrss_kb is the peak resident set in KiB (VmHWM; see bench_maxrss_kb), ru_maxrss_kb is
+ * getrusage(RUSAGE_SELF).ru_maxrss; malloc names the allocator library found mapped in the
+ * process (a check that the preload took). */
+#ifndef BENCH_H
+#define BENCH_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+/* xorshift64*: fast, good enough for picking sizes and slots, and identical on every run. */
+typedef struct { uint64_t s; } bench_rng_t;
+
+static inline void bench_rng_seed(bench_rng_t *r, uint64_t seed)
+{
+  /* splitmix64 step, so that small seeds still give a well mixed state that is never zero */
+  uint64_t z = seed + 0x9e3779b97f4a7c15ull;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  r->s = (z ^ (z >> 31)) | 1;
+}
+
+static inline uint64_t bench_rng_next(bench_rng_t *r)
+{
+  uint64_t x = r->s;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  r->s = x;
+  return x * 0x2545f4914f6cdd1dull;
+}
+
+/* Uniform in [lo, hi] (inclusive); the modulo bias is negligible for these ranges. */
+static inline size_t bench_rng_range(bench_rng_t *r, size_t lo, size_t hi)
+{
+  return lo + (size_t)((bench_rng_next(r) >> 16) % (hi - lo + 1));
+}
+
+static inline double bench_now(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Peak resident set of this program, in KiB: VmHWM from /proc/self/status.  getrusage's
+ * ru_maxrss is not used as the main figure because Linux carries it across execve: a program
+ * started by a large parent (python, make) reports at least the parent's RSS.  ru_maxrss is
+ * printed as well, and used where /proc is missing. */
+static inline long bench_ru_maxrss_kb(void)
+{
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss;
+}
+
+static inline long bench_maxrss_kb(void)
+{
+  static char buf[8192];
+  int fd = open("/proc/self/status", O_RDONLY);
+  if (fd < 0) return bench_ru_maxrss_kb();
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return bench_ru_maxrss_kb();
+  buf[n] = '\0';
+  const char *h = strstr(buf, "VmHWM:");
+  return h ? strtol(h + 6, NULL, 10) : bench_ru_maxrss_kb();
+}
+
+/* A positive integer argument, or exit with the usage line. */
+static inline unsigned long long bench_arg(const char *s, const char *what, const char *usage)
+{
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 0);
+  if (errno || end == s || *end != '\0') {
+    fprintf(stderr, "bad %s '%s'\nusage: %s\n", what, s, usage);
+    exit(2);
+  }
+  return v;
+}
+
+/* Which malloc is mapped into the process: the first known allocator library in
+ * /proc/self/maps, else "glibc".  Read with open/read into a static buffer, after timing. */
+static inline const char *bench_malloc_provider(void)
+{
+  static char buf[1 << 16];
+  static const char *const names[] = { "/libhakmem", "/libmimalloc", "/libjemalloc",
+                                       "/libtcmalloc" };
+  int fd = open("/proc/self/maps", O_RDONLY);
+  if (fd < 0) return "unknown";
+  const char *found = "glibc";
+  ssize_t n;
+  size_t keep = 0;
+  while ((n = read(fd, buf + keep, sizeof buf - 1 - keep)) > 0) {
+    size_t len = keep + (size_t)n;
+    buf[len] = '\0';
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+      if (strstr(buf, names[i])) {
+        found = names[i] + 4; /* "hakmem", ... */
+        goto done;
+      }
+    /* keep a tail so that a name split across two reads is still seen */
+    keep = len < 16 ? len : 16;
+    memmove(buf, buf + len - keep, keep);
+  }
+done:
+  close(fd);
+  return found;
+}
+
+#endif
