@@ -4,6 +4,7 @@
 #include "large.h"
 #include "options.h"
 #include "os.h"
+#include "stats.h"
 #include "tiny.h"
 
 bool hak_initialized;
@@ -18,6 +19,7 @@ void hak_init_slow(void)
     hak_os_init();
     hak_options_init();
     hak_free_key = hak_os_random();
+    hak_stats_init();
     hak_pool_init();
     __atomic_store_n(&hak_initialized, true, __ATOMIC_RELEASE);
     if (hak_opt.VERBOSE) {
@@ -53,6 +55,11 @@ static void fork_child(void)
   hak_pool_unlock_all(true);
   hak_heap_unlock_all(true);
   pthread_mutex_init(&init_lock, NULL);
+}
+
+__attribute__((destructor)) static void hak_destructor(void)
+{
+  hak_stats_report();
 }
 
 /* pthread_atfork may allocate, so it is called here, outside malloc, once init is done. */

@@ -6,6 +6,7 @@
 #include "large.h"
 #include "options.h"
 #include "os.h"
+#include "stats.h"
 
 /* The block starts this far into its mapping by default: past the header and slab 0's record
  * (which free's fast path reads and finds empty), on a 256-byte boundary. */
@@ -230,6 +231,7 @@ void *hak_large_alloc(size_t size, size_t align, bool *zeroed)
   size_t map = large_map_size(off + size);
   hak_ss_t *ss = bc_take(bc_bucket(map));
   *zeroed = ss == NULL;
+  if (hak_unlikely(hak_stats_on)) hak_stats_large_alloc(size, ss != NULL);
   if (!ss) {
     ss = hak_ss_map(map);
     if (!ss) return NULL;

@@ -6,12 +6,13 @@
 #include "options.h"
 #include "os.h"
 
-#define HAK_OPT_ROW(n, t, d, lo, hi, doc) {#n, HAK_OPT_##t, (d), (lo), (hi), doc},
+#define HAK_OPT_ROW(n, t, d, lo, hi, doc) \
+  {#n, HAK_OPT_##t, (d), (lo), (hi), doc, offsetof(hak_options_t, n)},
 const hak_option_desc_t hak_option_table[] = {HAK_OPTIONS(HAK_OPT_ROW)};
 #undef HAK_OPT_ROW
 const unsigned hak_option_count = sizeof hak_option_table / sizeof hak_option_table[0];
 
-#define HAK_OPT_DEF(n, t, d, lo, hi, doc) .n = (d),
+#define HAK_OPT_DEF(n, t, d, lo, hi, doc) .n = (HAK_OPT_CTYPE_##t)(d),
 hak_options_t hak_opt = {HAK_OPTIONS(HAK_OPT_DEF)};
 #undef HAK_OPT_DEF
 
@@ -51,10 +52,9 @@ static bool parse_bool(const char *s, double *out)
   return false;
 }
 
-static void option_set(unsigned i, double v)
+static void *option_slot(const hak_option_desc_t *o)
 {
-  double *slot = (double *)&hak_opt + i; /* hak_options_t is one double per row, in order */
-  *slot = v;
+  return (char *)&hak_opt + o->offset;
 }
 
 void hak_options_init(void)
@@ -65,6 +65,10 @@ void hak_options_init(void)
     hak_format(name, sizeof name, "HAKMEM_%s", o->name);
     const char *s = hak_os_getenv(name);
     if (!s) continue;
+    if (o->type == HAK_OPT_STR) {
+      *(const char **)option_slot(o) = s;
+      continue;
+    }
     double v;
     bool ok = o->type == HAK_OPT_BOOL ? parse_bool(s, &v) : parse_number(s, o->type == HAK_OPT_INT, &v);
     if (!ok || v < o->min || v > o->max) {
@@ -77,7 +81,7 @@ void hak_options_init(void)
               lo, hi, def);
       continue;
     }
-    option_set(i, v);
+    *(double *)option_slot(o) = v;
   }
 }
 
@@ -85,7 +89,12 @@ void hak_options_dump(void)
 {
   for (unsigned i = 0; i < hak_option_count; i++) {
     const hak_option_desc_t *o = &hak_option_table[i];
-    double v = ((const double *)&hak_opt)[i];
+    if (o->type == HAK_OPT_STR) {
+      const char *v = *(const char **)option_slot(o);
+      hak_msg("hakmem: HAKMEM_%s=%s", o->name, v ? v : "");
+      continue;
+    }
+    double v = *(double *)option_slot(o);
     long whole = (long)v;
     long milli = (long)((v - (double)whole) * 1000 + 0.5);
     if (o->type == HAK_OPT_REAL)

@@ -3,7 +3,8 @@
  * and the test that code, table and man page agree.
  *
  * Row: X(NAME, TYPE, DEFAULT, MIN, MAX, "one-line description")
- * TYPE is BOOL (0 or 1), INT (a whole number in [MIN, MAX]) or REAL (a decimal in [MIN, MAX]). */
+ * TYPE is BOOL (0 or 1), INT (a whole number in [MIN, MAX]), REAL (a decimal in [MIN, MAX]) or
+ * STR (any text; DEFAULT, MIN and MAX are 0 and unused). */
 #ifndef HAK_OPTIONS_H
 #define HAK_OPTIONS_H
 
@@ -11,6 +12,12 @@
 
 #define HAK_OPTIONS(X)                                                                           \
   X(VERBOSE, BOOL, 0, 0, 1, "print the effective value of every option at start-up")            \
+  X(STATS, BOOL, 0, 0, 1,                                                                        \
+    "print a table of requests, hits, refills, remote frees and memory per tier and class at exit") \
+  X(STATS_FILE, STR, 0, 0, 0,                                                                    \
+    "write the HAKMEM_STATS table to this file instead of standard error")                     \
+  X(PROFILE, BOOL, 0, 0, 1,                                                                      \
+    "time the slow paths (refill, remote drain, OS map and unmap) in CPU cycles; histogram at exit") \
   X(TINY_BATCH, INT, 64, 1, 1024,                                                                \
     "most blocks a thread takes from a slab in one refill of a small size class")               \
   X(WARM_POOL_SIZE, INT, 4, 0, 64,                                                               \
@@ -30,16 +37,24 @@
   X(BIGCACHE_TTL_MS, INT, 1000, 0, 86400000,                                                     \
     "milliseconds a freed large block stays cached before its memory goes back to the OS")
 
-enum hak_option_type { HAK_OPT_BOOL, HAK_OPT_INT, HAK_OPT_REAL };
+enum hak_option_type { HAK_OPT_BOOL, HAK_OPT_INT, HAK_OPT_REAL, HAK_OPT_STR };
+
+/* C types of the option values: numbers are kept as double (exact for every INT in range),
+ * strings point into environ. */
+#define HAK_OPT_CTYPE_BOOL double
+#define HAK_OPT_CTYPE_INT double
+#define HAK_OPT_CTYPE_REAL double
+#define HAK_OPT_CTYPE_STR const char *
 
 typedef struct {
   const char *name; /* without the HAKMEM_ prefix */
   enum hak_option_type type;
-  double def, min, max;
+  double def, min, max;  /* a STR option's default is NULL (unset) */
   const char *doc;
+  size_t offset;         /* of its value in hak_options_t */
 } hak_option_desc_t;
 
-#define HAK_OPT_FIELD(name, type, def, min, max, doc) double name;
+#define HAK_OPT_FIELD(name, type, def, min, max, doc) HAK_OPT_CTYPE_##type name;
 typedef struct {
   HAK_OPTIONS(HAK_OPT_FIELD)
 } hak_options_t;

@@ -11,6 +11,7 @@
 
 #include "internal.h"
 #include "os.h"
+#include "stats.h"
 
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
@@ -52,6 +53,7 @@ void *hak_os_map_aligned(size_t size, size_t align)
     return NULL;
   }
   /* Over-map by align, then cut the unaligned head and the tail: three calls, no retry loop. */
+  uint64_t t0 = hak_prof_begin();
   char *p = os_mmap(NULL, size + align, PROT_READ | PROT_WRITE);
   if (!p) {
     errno = ENOMEM;
@@ -61,15 +63,18 @@ void *hak_os_map_aligned(size_t size, size_t align)
   size_t head = (size_t)(a - p), tail = align - head;
   if (head) munmap(p, head);
   if (tail) munmap(a + size, tail);
+  hak_prof_end(HAK_PROF_MAP, t0);
   return a;
 }
 
 void hak_os_unmap(void *addr, size_t size)
 {
   HAK_CHECK_PAGED(addr, size);
+  uint64_t t0 = hak_prof_begin();
   int e = errno;
   munmap(addr, size);
   errno = e;
+  hak_prof_end(HAK_PROF_UNMAP, t0);
 }
 
 void hak_os_purge(void *addr, size_t size)

@@ -29,8 +29,8 @@ static struct {
   pthread_mutex_t lock;
   hak_ss_t *head, *tail;  /* most recently cached first */
   size_t count;
-  size_t mapped, unmapped, live; /* SuperSlab-sized regions mapped and unmapped in all, live now */
-  size_t bytes_mapped;
+  size_t mapped, unmapped, live; /* regions mapped and unmapped in all, live now */
+  size_t bytes_mapped, bytes_peak;
 } lru = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static void lru_unlink(hak_ss_t *ss)
@@ -50,6 +50,7 @@ void hak_ss_account(long bytes, int regions)
   if (regions < 0) lru.unmapped += (size_t)-regions;
   lru.live += (size_t)(long)regions;
   lru.bytes_mapped += (size_t)bytes;
+  if (lru.bytes_mapped > lru.bytes_peak) lru.bytes_peak = lru.bytes_mapped;
   pthread_mutex_unlock(&lru.lock);
 }
 
@@ -146,6 +147,7 @@ typedef struct {
   hak_slab_t *dirty_tail;
   hak_slab_t *clean;       /* EMPTY slabs whose pages went back to the OS */
   hak_ss_t *with_unused;   /* SuperSlabs with UNUSED slabs left, doubly linked */
+  size_t active;           /* ACTIVE slabs of this kind */
 } hak_pool_t;
 
 static hak_pool_t pools[HAK_SS_NKINDS] = {
@@ -295,6 +297,7 @@ hak_slab_t *hak_pool_take(unsigned kind, unsigned cls, hak_heap_t *heap)
     pthread_mutex_lock(&pool->lock);
   }
   hak_ss_of_slab(s)->in_use++;
+  pool->active++;
   pthread_mutex_unlock(&pool->lock);
   if (fresh) { /* another thread refilled the pool while this one mapped: keep it for later */
     pthread_mutex_lock(&pool->lock);
@@ -315,6 +318,7 @@ void hak_pool_give(hak_slab_t *s)
   double now = hak_os_now();
   pthread_mutex_lock(&pool->lock);
   s->state = HAK_SLAB_EMPTY;
+  pool->active--;
   if (--ss->in_use > 0) {
     s->empty_since = now;
     slab_list_push(&pool->dirty, s, HAK_LIST_DIRTY);
@@ -423,5 +427,11 @@ void hak_pool_counts(hak_pool_counts_t *out)
   out->ss_mapped_total = lru.mapped;
   out->ss_unmapped_total = lru.unmapped;
   out->bytes_mapped = lru.bytes_mapped;
+  out->bytes_peak = lru.bytes_peak;
   pthread_mutex_unlock(&lru.lock);
+  for (unsigned k = 0; k < HAK_SS_NKINDS; k++) {
+    pthread_mutex_lock(&pools[k].lock);
+    out->slabs_active[k] = pools[k].active;
+    pthread_mutex_unlock(&pools[k].lock);
+  }
 }

@@ -5,6 +5,7 @@
 #include "large.h"
 #include "options.h"
 #include "os.h"
+#include "stats.h"
 #include "tiny.h"
 
 const uint32_t hak_class_size[HAK_NCLASSES] = {
@@ -56,9 +57,10 @@ const uint64_t hak_class_magic[HAK_NCLASSES] = {
 
 hak_slab_t hak_slab_none;
 #define HAK_NONE_X4 &hak_slab_none, &hak_slab_none, &hak_slab_none, &hak_slab_none
-hak_heap_t hak_heap_empty = {.cur = {HAK_NONE_X4, HAK_NONE_X4, HAK_NONE_X4, HAK_NONE_X4,
-                                     HAK_NONE_X4, HAK_NONE_X4, HAK_NONE_X4, HAK_NONE_X4,
-                                     HAK_NONE_X4, HAK_NONE_X4, HAK_NONE_X4}};
+#define HAK_NONE_ALL                                                                             \
+  {HAK_NONE_X4, HAK_NONE_X4, HAK_NONE_X4, HAK_NONE_X4, HAK_NONE_X4, HAK_NONE_X4,                 \
+   HAK_NONE_X4, HAK_NONE_X4, HAK_NONE_X4, HAK_NONE_X4, HAK_NONE_X4}
+hak_heap_t hak_heap_empty = {.cur = HAK_NONE_ALL, .slab = HAK_NONE_ALL};
 _Static_assert(HAK_NCLASSES == 44, "hak_heap_empty lists one none per class");
 __thread hak_heap_t *hak_tls_heap __attribute__((tls_model("initial-exec"))) = &hak_heap_empty;
 uintptr_t hak_free_key;
@@ -70,6 +72,7 @@ static struct {
   hak_heap_t *all, *free;
   char *arena;
   size_t arena_left;
+  hak_class_stats_t exited[HAK_NCLASSES]; /* counts of heaps whose threads have exited */
 } heaps = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static hak_heap_t *heap_new(void)
@@ -96,18 +99,39 @@ static hak_heap_t *heap_new(void)
   pthread_mutex_unlock(&heaps.lock);
   if (!h) return NULL;
   for (unsigned c = 0; c < HAK_NCLASSES; c++) {
-    h->cur[c] = &hak_slab_none;
+    h->cur[c] = h->slab[c] = &hak_slab_none;
     h->warm[c] = NULL;
     h->nwarm[c] = 0;
   }
+  memset(h->stats, 0, sizeof h->stats);
   h->next_free = NULL;
   h->live = true;
   return h;
 }
 
+static void stats_add(hak_class_stats_t *to, const hak_class_stats_t *from)
+{
+  for (unsigned c = 0; c < HAK_NCLASSES; c++) {
+    to[c].requests += from[c].requests;
+    to[c].hits += from[c].hits;
+    to[c].refills += from[c].refills;
+    to[c].remote_frees += from[c].remote_frees;
+  }
+}
+
+void hak_heap_stats(hak_class_stats_t out[HAK_NCLASSES])
+{
+  pthread_mutex_lock(&heaps.lock);
+  memcpy(out, heaps.exited, sizeof heaps.exited);
+  for (hak_heap_t *h = heaps.all; h; h = h->next_all)
+    if (h->live) stats_add(out, h->stats);
+  pthread_mutex_unlock(&heaps.lock);
+}
+
 static void heap_free(hak_heap_t *h)
 {
   pthread_mutex_lock(&heaps.lock);
+  stats_add(heaps.exited, h->stats);
   h->live = false;
   h->next_free = heaps.free;
   heaps.free = h;
@@ -123,6 +147,13 @@ void hak_heap_unlock_all(bool child)
 {
   if (child) pthread_mutex_init(&heaps.lock, NULL);
   else pthread_mutex_unlock(&heaps.lock);
+}
+
+/* Makes s the current slab of class c; the fast path sees it unless statistics are on. */
+static void set_cur(hak_heap_t *h, unsigned c, hak_slab_t *s)
+{
+  h->slab[c] = s;
+  h->cur[c] = hak_stats_on ? &hak_slab_none : s;
 }
 
 /* ---- slabs as a thread sees them --------------------------------------------------------- */
@@ -154,6 +185,7 @@ static void warm_unlink(hak_heap_t *h, hak_slab_t *s)
 static bool slab_collect(hak_slab_t *s)
 {
   if (!atomic_load_explicit(&s->remote, memory_order_relaxed)) return false;
+  uint64_t t0 = hak_prof_begin();
   uintptr_t r = atomic_exchange_explicit(&s->remote, 0, memory_order_acquire);
   if (!r) return false;
   void **tail = (void **)r;
@@ -165,6 +197,7 @@ static bool slab_collect(hak_slab_t *s)
   tail[0] = s->free;
   s->free = (void *)r;
   s->used -= n;
+  hak_prof_end(HAK_PROF_DRAIN, t0);
   return true;
 }
 
@@ -227,6 +260,11 @@ void hak_free_remote(hak_slab_t *s, void *p)
   } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, (uintptr_t)p,
                                                   memory_order_release, memory_order_relaxed));
   if (old & HAK_REMOTE_DETACHED) slab_reclaim(s, (hak_heap_t *)(old & ~HAK_REMOTE_DETACHED));
+  if (hak_unlikely(hak_stats_on)) {
+    hak_heap_t *h = hak_tls_heap;
+    if (h != &hak_heap_empty) h->stats[s->cls].remote_frees++;
+    else hak_stats_remote_free_unowned(s->cls);
+  }
 }
 
 /* The last block of a slab this thread owns came back.  The current slab is kept (a program
@@ -243,7 +281,7 @@ void hak_slab_emptied(hak_heap_t *h, hak_slab_t *s)
  * fresh blocks; then the warm pool, the shared partial slabs, and the pool. */
 static hak_slab_t *refill(hak_heap_t *h, unsigned c)
 {
-  hak_slab_t *s = h->cur[c];
+  hak_slab_t *s = h->slab[c];
   for (;;) {
     if (s != &hak_slab_none) {
       if (s->free || slab_collect(s)) return s;
@@ -251,9 +289,9 @@ static hak_slab_t *refill(hak_heap_t *h, unsigned c)
         slab_carve(s);
         return s;
       }
-      h->cur[c] = &hak_slab_none;
+      set_cur(h, c, &hak_slab_none);
       if (!slab_detach(h, s, h)) {
-        h->cur[c] = s;
+        set_cur(h, c, s);
         s->list = HAK_LIST_CUR;
         continue;
       }
@@ -265,7 +303,7 @@ static hak_slab_t *refill(hak_heap_t *h, unsigned c)
       return NULL;
     }
     s->list = HAK_LIST_CUR;
-    h->cur[c] = s;
+    set_cur(h, c, s);
   }
 }
 
@@ -287,8 +325,18 @@ void *hak_small_alloc_slow(unsigned c)
     hak_tls_heap = h;
     hak_os_thread_exit_hook(thread_heap_done, h);
   }
-  hak_slab_t *s = refill(h, c);
-  if (!s) return NULL;
+  hak_slab_t *s = h->slab[c];
+  if (hak_unlikely(hak_stats_on)) {
+    h->stats[c].requests++;
+    if (s->free) h->stats[c].hits++;
+    else h->stats[c].refills++;
+  }
+  if (!s->free) {
+    uint64_t t0 = hak_prof_begin();
+    s = refill(h, c);
+    hak_prof_end(HAK_PROF_REFILL, t0);
+    if (!s) return NULL;
+  }
   void **b = s->free;
   s->free = b[0];
   s->used++;
@@ -302,11 +350,11 @@ void hak_heap_trim(void)
   hak_heap_t *h = hak_tls_heap;
   if (h == &hak_heap_empty) return;
   for (unsigned c = 0; c < HAK_NCLASSES; c++) {
-    hak_slab_t *s = h->cur[c], *next;
+    hak_slab_t *s = h->slab[c], *next;
     if (s != &hak_slab_none) {
       slab_collect(s);
       if (s->used == 0) {
-        h->cur[c] = &hak_slab_none;
+        set_cur(h, c, &hak_slab_none);
         s->list = HAK_LIST_NONE;
         hak_pool_give(s);
       }
@@ -347,8 +395,8 @@ static void slab_abandon(hak_heap_t *h, hak_slab_t *s)
 void hak_heap_abandon(hak_heap_t *h)
 {
   for (unsigned c = 0; c < HAK_NCLASSES; c++) {
-    hak_slab_t *s = h->cur[c];
-    h->cur[c] = &hak_slab_none;
+    hak_slab_t *s = h->slab[c];
+    set_cur(h, c, &hak_slab_none);
     if (s != &hak_slab_none) slab_abandon(h, s);
     while ((s = h->warm[c]) != NULL) {
       warm_unlink(h, s);

@@ -36,11 +36,17 @@ HAK_INLINE unsigned hak_class_kind(unsigned c)
   return c < HAK_TINY_CLASSES ? HAK_SS_TINY : HAK_SS_MID;
 }
 
+typedef struct {
+  uint64_t requests, hits, refills, remote_frees;
+} hak_class_stats_t;
+
 struct hak_heap {
-  hak_slab_t *cur[HAK_NCLASSES];  /* never NULL: &hak_slab_none when there is none */
+  hak_slab_t *cur[HAK_NCLASSES];  /* what the fast path pops from: slab[c], or none (stats) */
+  hak_slab_t *slab[HAK_NCLASSES]; /* the current slab; never NULL: &hak_slab_none if none */
   hak_slab_t *warm[HAK_NCLASSES]; /* owned, partly free, doubly linked */
   uint8_t nwarm[HAK_NCLASSES];
-  hak_heap_t *next_all;           /* every heap ever made, for fork */
+  hak_class_stats_t stats[HAK_NCLASSES]; /* HAKMEM_STATS only */
+  hak_heap_t *next_all;           /* every heap ever made */
   hak_heap_t *next_free;          /* heaps whose thread has exited, ready for reuse */
   bool live;
 };
@@ -62,6 +68,8 @@ void hak_slab_emptied(hak_heap_t *h, hak_slab_t *s);
 void hak_heap_abandon(hak_heap_t *h);
 /* malloc_trim: gives back the calling thread's wholly free slabs. */
 void hak_heap_trim(void);
+/* Adds up the class counts of every heap, live or exited, into out. */
+void hak_heap_stats(hak_class_stats_t out[HAK_NCLASSES]);
 void hak_heap_lock_all(void);
 void hak_heap_unlock_all(bool child);
 
