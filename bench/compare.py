@@ -153,6 +153,7 @@ def main():
                 if r is None:
                     errors.setdefault((label, name), []).append(err)
                 else:
+                    r["rep"] = rep
                     results.setdefault((label, name), []).append(r)
                 if args.verbose:
                     print("rep %d %-20s %-9s %s" % (rep + 1, label, name,
@@ -168,6 +169,14 @@ def main():
                     statistics.median(int(r["maxrss_kb"]) for r in rs),
                     min(float(r["time_s"]) for r in rs), max(float(r["time_s"]) for r in rs),
                     len(rs))
+
+    def paired(label, n):
+        """Median over repetitions of time / mimalloc's time in the same repetition: runs next to
+        each other share the machine's state, so this ratio is steadier than a ratio of medians."""
+        mm = {r["rep"]: float(r["time_s"]) for r in results.get((label, "mimalloc"), [])}
+        rs = [float(r["time_s"]) / mm[r["rep"]] for r in results.get((label, n), [])
+              if mm.get(r["rep"])]
+        return "%.2f" % statistics.median(rs) if rs else "-"
 
     def base(label, i):
         m = med.get((label, "mimalloc"))
@@ -186,18 +195,19 @@ def main():
         print("| %s | %s |" % (label, " | ".join(cells)))
 
     print("\n## Absolute medians\n")
-    print("| benchmark | allocator | time (s) | min..max (s) | time / mimalloc | "
+    print("| benchmark | allocator | time (s) | min..max (s) | time / mimalloc | paired ratio | "
           "peak RSS (MiB) | RSS / mimalloc | runs ok |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for label, *_ in benches:
         for n in names:
             m = med.get((label, n))
             nerr = len(errors.get((label, n), []))
             if m is None:
-                print("| %s | %s | FAIL | | | | | 0/%d |" % (label, n, nerr))
+                print("| %s | %s | FAIL | | | | | | 0/%d |" % (label, n, nerr))
                 continue
-            print("| %s | %s | %.4f | %.4f..%.4f | %s | %.1f | %s | %d/%d |" % (
-                label, n, m[0], m[2], m[3], fmt_ratio(m[0], base(label, 0)), m[1] / 1024.0,
+            print("| %s | %s | %.4f | %.4f..%.4f | %s | %s | %.1f | %s | %d/%d |" % (
+                label, n, m[0], m[2], m[3], fmt_ratio(m[0], base(label, 0)), paired(label, n),
+                m[1] / 1024.0,
                 fmt_ratio(m[1], base(label, 1)), m[4], m[4] + nerr))
 
     print("\n## Commands\n")
@@ -209,6 +219,8 @@ def main():
         cmd = [os.path.join(args.bindir, prog)] + (quick if args.quick else full)
         print("%s   # %s: %s" % (" ".join(shlex.quote(c) for c in cmd), label, what))
     print("```")
+    print("\npaired ratio: median over repetitions of the time divided by mimalloc's time in the "
+          "same repetition.")
     print("\n%d repetitions, allocators round-robin within each (order rotated per repetition); "
           "total %.0f s.  Invoked as: %s" % (reps, elapsed, " ".join(shlex.quote(a) for a in sys.argv)))
     for n in notes:

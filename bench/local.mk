@@ -1,6 +1,7 @@
 # Benchmarks: built only by `make bench`, never by `make all` or `make check`.
 # `make bench-compare` builds them and the library and runs bench/compare.py against every
 # installed allocator (see docs/benchmarks.md); BENCH_ARGS passes options, e.g. BENCH_ARGS=--quick.
+# `make bench-callgrind` counts instructions per malloc/free pair with valgrind.
 BENCH_BINS = bench/bench_random_mixed bench/bench_larson bench/bench_prodcons
 # Other fragments add to EXTRA_PROGRAMS with +=; this is its first definition.
 EXTRA_PROGRAMS = $(BENCH_BINS)
@@ -9,7 +10,7 @@ CLEANFILES += $(BENCH_BINS)
 bench_bench_random_mixed_SOURCES = bench/bench_random_mixed.c bench/bench.h
 bench_bench_larson_SOURCES = bench/bench_larson.c bench/bench.h
 bench_bench_prodcons_SOURCES = bench/bench_prodcons.c bench/bench.h
-EXTRA_DIST += bench/compare.py
+EXTRA_DIST += bench/compare.py bench/callgrind.sh
 
 PYTHON3 = python3
 BENCH_ARGS =
@@ -19,4 +20,8 @@ bench: $(BENCH_BINS)
 bench-compare: bench libhakmem.la
 	$(PYTHON3) $(srcdir)/bench/compare.py --bindir bench --hakmem .libs/libhakmem.so $(BENCH_ARGS)
 
-.PHONY: bench bench-compare
+# Instructions per malloc/free pair under callgrind (needs valgrind); load-independent.
+bench-callgrind: bench libhakmem.la
+	$(SHELL) $(srcdir)/bench/callgrind.sh --bindir bench --hakmem .libs/libhakmem.so
+
+.PHONY: bench bench-compare bench-callgrind
