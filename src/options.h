@@ -20,8 +20,8 @@
     "time the slow paths (refill, remote drain, OS map and unmap) in CPU cycles; histogram at exit") \
   X(TINY_BATCH, INT, 64, 1, 1024,                                                                \
     "most blocks a thread takes from a slab in one refill of a small size class")               \
-  X(WARM_POOL_SIZE, INT, 4, 0, 64,                                                               \
-    "partly free slabs a thread keeps per size class before it hands them to the shared pool")  \
+  X(WARM_POOL_SIZE, INT, 16, 0, 4096,                                                            \
+    "full slabs a thread keeps per size class on its fast free path before it stops watching them") \
   X(SUPERSLAB_MAX_CACHED, INT, 8, 0, 4096,                                                       \
     "empty SuperSlabs (2 MiB each) kept for reuse before their memory goes back to the OS")     \
   X(SUPERSLAB_MAX_MEMORY_MB, INT, 64, 0, 1048576,                                               \

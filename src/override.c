@@ -29,11 +29,7 @@ static size_t usable_or_die(const void *p, const char *who)
   hak_ss_t *ss = hak_ss_of(p);
   if (hak_region_ours(ss) && ss->magic == HAK_SS_MAGIC && ss->kind != HAK_SS_LARGE) {
     hak_slab_t *s = hak_slab_of(ss, p);
-    uint64_t off = (uint64_t)((const char *)p - s->start);
-    uint64_t magic = hak_class_magic[s->cls];
-    if (s->state == HAK_SLAB_ACTIVE && off < (uint64_t)s->carved * s->bsize &&
-        off * magic <= magic - 1)
-      return s->bsize;
+    if (s->state == HAK_SLAB_ACTIVE && hak_slab_block_ok(s, p)) return s->bsize;
   } else {
     size_t n = hak_large_usable(p);
     if (n) return n;

@@ -252,9 +252,11 @@ static void slab_format(hak_slab_t *s, unsigned cls, hak_heap_t *heap)
   s->bsize = hak_class_size[cls];
   s->capacity = (uint32_t)((size_t)(base + slab_size - s->start) / s->bsize);
   s->cls = (uint8_t)cls;
+  s->magic = hak_class_magic[cls];
   s->free = NULL;
   s->used = 0;
   s->carved = 0;
+  s->limit = 0;
   s->next = s->prev = NULL;
   s->list = HAK_LIST_NONE;
   atomic_store_explicit(&s->remote, 0, memory_order_relaxed);
@@ -313,7 +315,8 @@ void hak_pool_give(hak_slab_t *s)
   hak_ss_t *ss = hak_ss_of_slab(s);
   hak_pool_t *pool = &pools[ss->kind];
   atomic_store_explicit(&s->owner, NULL, memory_order_relaxed);
-  s->carved = 0; /* no pointer into an EMPTY slab passes free's checks */
+  s->carved = 0;
+  s->limit = 0; /* no pointer into an EMPTY slab passes free's checks */
   s->free = NULL;
   double now = hak_os_now();
   pthread_mutex_lock(&pool->lock);

@@ -31,14 +31,14 @@ typedef struct hak_heap hak_heap_t;
  * write, has the second to itself so that their pushes do not slow the owner's pops.
  *
  * remote is a list of blocks freed by other threads, or, when its low bit is set, the mark of
- * a detached slab: a full slab that no thread owns and no list holds.  The thread whose push
- * replaces the mark takes charge of the slab again (hak_slab_reclaim), so a detached slab is
- * never lost and never listed twice. */
+ * a full slab that no list holds (see slab_mark_full in tiny.c). */
 typedef struct hak_slab {
+  /* first line: what malloc's and free's fast paths read */
   void *free;                /* local free list: owner only */
   char *start;               /* first block */
   _Atomic(hak_heap_t *) owner;
-  struct hak_slab *next, *prev; /* warm list, shared partial list or the pool's empty list */
+  uint64_t magic;            /* the divisibility constant of bsize (tiny.h) */
+  uint32_t limit;            /* carved * bsize: offsets of handed-out blocks are below it */
   uint32_t used;             /* blocks neither on free nor drained from remote */
   uint32_t carved;           /* blocks carved so far; only grows while ACTIVE */
   uint32_t capacity;
@@ -47,14 +47,19 @@ typedef struct hak_slab {
   uint8_t state;
   uint8_t index;             /* slab index in its SuperSlab */
   uint8_t list;              /* which list holds it: HAK_LIST_* */
+  /* second line: other threads' pushes, and slow-path bookkeeping */
   _Alignas(64) _Atomic(uintptr_t) remote;
+  struct hak_slab *next, *prev; /* the list that holds it */
   double empty_since;        /* when it last became EMPTY: under the pool lock */
-  char pad[48];
+  char pad[32];
 } hak_slab_t;
 
 /* EMPTY slabs are DIRTY (their pages still hold memory) until they have stayed empty for
  * HAKMEM_SLAB_PURGE_MS, then CLEAN (pages given back with MADV_DONTNEED). */
-enum { HAK_LIST_NONE = 0, HAK_LIST_WARM, HAK_LIST_PARTIAL, HAK_LIST_DIRTY, HAK_LIST_CLEAN, HAK_LIST_CUR };
+enum {
+  HAK_LIST_NONE = 0, HAK_LIST_WARM, HAK_LIST_FULL, HAK_LIST_PARTIAL, HAK_LIST_DIRTY, HAK_LIST_CLEAN,
+  HAK_LIST_CUR
+};
 #define HAK_REMOTE_DETACHED ((uintptr_t)1)
 
 typedef struct hak_ss {

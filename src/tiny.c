@@ -100,8 +100,10 @@ static hak_heap_t *heap_new(void)
   if (!h) return NULL;
   for (unsigned c = 0; c < HAK_NCLASSES; c++) {
     h->cur[c] = h->slab[c] = &hak_slab_none;
-    h->warm[c] = NULL;
-    h->nwarm[c] = 0;
+    for (unsigned l = 0; l < 2; l++) {
+      h->head[l][c] = h->tail[l][c] = NULL;
+      h->count[l][c] = 0;
+    }
   }
   memset(h->stats, 0, sizeof h->stats);
   h->next_free = NULL;
@@ -158,25 +160,31 @@ static void set_cur(hak_heap_t *h, unsigned c, hak_slab_t *s)
 
 /* ---- slabs as a thread sees them --------------------------------------------------------- */
 
-static void warm_push(hak_heap_t *h, hak_slab_t *s)
+/* The slabs a thread owns besides the current ones sit on two lists per class: warm (with
+ * free blocks) and full (exhausted; frees by this thread move them back to warm).  Both are
+ * queues: a slab joins at the tail and refill takes the head, so a warm slab has gathered
+ * frees for as long as possible before it is used again (fewer refills than a stack). */
+static void own_push(hak_heap_t *h, hak_slab_t *s, uint8_t list)
 {
-  unsigned c = s->cls;
-  s->prev = NULL;
-  s->next = h->warm[c];
-  if (s->next) s->next->prev = s;
-  h->warm[c] = s;
-  h->nwarm[c]++;
-  s->list = HAK_LIST_WARM;
+  unsigned c = s->cls, l = list == HAK_LIST_FULL;
+  s->next = NULL;
+  s->prev = h->tail[l][c];
+  if (s->prev) s->prev->next = s;
+  else h->head[l][c] = s;
+  h->tail[l][c] = s;
+  s->list = list;
+  h->count[l][c]++;
 }
 
-static void warm_unlink(hak_heap_t *h, hak_slab_t *s)
+static void own_unlink(hak_heap_t *h, hak_slab_t *s)
 {
-  unsigned c = s->cls;
+  unsigned c = s->cls, l = s->list == HAK_LIST_FULL;
   if (s->prev) s->prev->next = s->next;
-  else h->warm[c] = s->next;
+  else h->head[l][c] = s->next;
   if (s->next) s->next->prev = s->prev;
+  else h->tail[l][c] = s->prev;
+  h->count[l][c]--;
   s->next = s->prev = NULL;
-  h->nwarm[c]--;
   s->list = HAK_LIST_NONE;
 }
 
@@ -211,6 +219,7 @@ static void slab_carve(hak_slab_t *s)
   uint32_t n = HAK_MIN(batch, s->capacity - s->carved);
   char *first = s->start + (size_t)s->carved * s->bsize;
   s->carved += n;
+  s->limit = s->carved * s->bsize;
   char *b = first;
   for (uint32_t i = 1; i < n; i++, b += s->bsize) {
     ((void **)b)[0] = b + s->bsize;
@@ -221,37 +230,48 @@ static void slab_carve(hak_slab_t *s)
   s->free = first;
 }
 
-/* Gives up a full slab: no thread owns it and no list holds it until a block comes back, and
- * the thread that frees that block takes charge of it (hak_slab_reclaim).  Fails if blocks
- * came back already. */
-static bool slab_detach(hak_heap_t *h, hak_slab_t *s, hak_heap_t *last)
+/* A full slab leaves the thread's lists.  With a keeper (the owning heap) it stays owned, but
+ * marked: owner and the remote head both read keeper|1.  The keeper's next free into it fails
+ * the fast path's owner test and wins the slab back by swapping the mark for an empty remote
+ * list; another thread's free that replaces the mark first passes the slab to the shared
+ * partial list instead.  Either way exactly one thread takes charge of it, so a full slab is
+ * never lost and never listed twice.  Without a keeper (thread exit) only the second can
+ * happen.  Fails if blocks came back already. */
+static bool slab_mark_full(hak_heap_t *h, hak_slab_t *s, hak_heap_t *keeper)
 {
-  uintptr_t expect = 0;
+  uintptr_t expect = 0, mark = (uintptr_t)keeper | HAK_REMOTE_DETACHED;
   s->list = HAK_LIST_NONE;
-  atomic_store_explicit(&s->owner, NULL, memory_order_relaxed);
-  if (atomic_compare_exchange_strong_explicit(&s->remote, &expect,
-                                              (uintptr_t)last | HAK_REMOTE_DETACHED,
-                                              memory_order_release, memory_order_relaxed))
+  atomic_store_explicit(&s->owner, keeper ? (hak_heap_t *)mark : NULL, memory_order_relaxed);
+  if (atomic_compare_exchange_strong_explicit(&s->remote, &expect, mark, memory_order_release,
+                                              memory_order_relaxed))
     return true;
   atomic_store_explicit(&s->owner, h, memory_order_relaxed);
   return false;
 }
 
-/* A detached slab got its first block back, freed by this thread: the thread that last owned
- * it keeps it in its warm pool while there is room; otherwise it goes to the shared pool. */
-static void slab_reclaim(hak_slab_t *s, hak_heap_t *last)
+/* The keeper of a marked full slab frees into it: it owns the slab again, on its warm list,
+ * if no other thread freed into it first (or gives it to the pool if this was its only block). */
+static bool slab_win_back(hak_heap_t *h, hak_slab_t *s, void *p)
 {
-  hak_heap_t *h = hak_tls_heap;
-  if (last == h && h != &hak_heap_empty && h->nwarm[s->cls] < (unsigned)hak_opt.WARM_POOL_SIZE) {
-    atomic_store_explicit(&s->owner, h, memory_order_relaxed);
-    warm_push(h, s);
-    return;
-  }
-  hak_partial_push(s);
+  uintptr_t expect = (uintptr_t)h | HAK_REMOTE_DETACHED;
+  if ((uintptr_t)atomic_load_explicit(&s->owner, memory_order_relaxed) != expect ||
+      !atomic_compare_exchange_strong_explicit(&s->remote, &expect, 0, memory_order_acquire,
+                                               memory_order_relaxed))
+    return false;
+  atomic_store_explicit(&s->owner, h, memory_order_relaxed);
+  uintptr_t *b = p;
+  b[0] = (uintptr_t)s->free;
+  b[1] = hak_free_key;
+  s->free = p;
+  if (--s->used == 0) hak_pool_give(s);
+  else own_push(h, s, HAK_LIST_WARM);
+  return true;
 }
 
 void hak_free_remote(hak_slab_t *s, void *p)
 {
+  hak_heap_t *h = hak_tls_heap;
+  if (slab_win_back(h, s, p)) return;
   uintptr_t *b = p;
   uintptr_t old = atomic_load_explicit(&s->remote, memory_order_relaxed);
   do {
@@ -259,52 +279,85 @@ void hak_free_remote(hak_slab_t *s, void *p)
     b[1] = hak_free_key;
   } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, (uintptr_t)p,
                                                   memory_order_release, memory_order_relaxed));
-  if (old & HAK_REMOTE_DETACHED) slab_reclaim(s, (hak_heap_t *)(old & ~HAK_REMOTE_DETACHED));
+  if (old & HAK_REMOTE_DETACHED) hak_partial_push(s); /* this free replaced a full slab's mark */
   if (hak_unlikely(hak_stats_on)) {
-    hak_heap_t *h = hak_tls_heap;
     if (h != &hak_heap_empty) h->stats[s->cls].remote_frees++;
     else hak_stats_remote_free_unowned(s->cls);
   }
 }
 
-/* The last block of a slab this thread owns came back.  The current slab is kept (a program
- * that frees and allocates one block at a time must not bounce a slab through the pool);
- * any other goes back to the shared pool at once. */
-void hak_slab_emptied(hak_heap_t *h, hak_slab_t *s)
+/* A free by the owner made a slab wholly free, or gave a slab with no free block one.  A wholly
+ * free slab goes back to the shared pool at once, unless it is the current one (a program that
+ * frees and allocates one block at a time must not bounce a slab through the pool); a full one
+ * becomes warm. */
+void hak_slab_freed(hak_heap_t *h, hak_slab_t *s)
 {
   if (s->list == HAK_LIST_CUR) return;
-  if (s->list == HAK_LIST_WARM) warm_unlink(h, s);
-  hak_pool_give(s);
+  if (s->used == 0) {
+    if (s->list != HAK_LIST_NONE) own_unlink(h, s);
+    hak_pool_give(s);
+  } else if (s->list == HAK_LIST_FULL) {
+    own_unlink(h, s);
+    own_push(h, s, HAK_LIST_WARM);
+  }
 }
 
-/* Makes h->cur[c] a slab with a free block: the current slab's own list, its remote frees,
- * fresh blocks; then the warm pool, the shared partial slabs, and the pool. */
+/* Takes blocks for the slab's list: its own, those other threads freed, or fresh ones. */
+static bool slab_has_blocks(hak_slab_t *s)
+{
+  if (s->free || slab_collect(s)) return true;
+  if (s->carved < s->capacity) {
+    slab_carve(s);
+    return true;
+  }
+  return false;
+}
+
+/* An exhausted slab leaves the current place: to the full list, where frees by this thread stay
+ * on the fast path, or, past HAKMEM_WARM_POOL_SIZE full slabs, out of every list, marked
+ * (slab_mark_full), so that the thread need not watch it. */
+static void slab_retire(hak_heap_t *h, hak_slab_t *s)
+{
+  if (h->count[1][s->cls] < (unsigned)hak_opt.WARM_POOL_SIZE || !slab_mark_full(h, s, h))
+    own_push(h, s, s->free ? HAK_LIST_WARM : HAK_LIST_FULL);
+}
+
+/* Makes h->slab[c] a slab with a free block: the current slab, a warm one, a full one that
+ * other threads freed into, a partly free slab from the shared pool, an empty or new one. */
 static hak_slab_t *refill(hak_heap_t *h, unsigned c)
 {
-  hak_slab_t *s = h->slab[c];
-  for (;;) {
-    if (s != &hak_slab_none) {
-      if (s->free || slab_collect(s)) return s;
-      if (s->carved < s->capacity) {
-        slab_carve(s);
-        return s;
-      }
-      set_cur(h, c, &hak_slab_none);
-      if (!slab_detach(h, s, h)) {
-        set_cur(h, c, s);
-        s->list = HAK_LIST_CUR;
-        continue;
-      }
+  hak_slab_t *s = h->slab[c], *next = NULL, *w;
+  if (s != &hak_slab_none && slab_has_blocks(s)) return s;
+  while (!next && (w = h->head[0][c]) != NULL) {
+    own_unlink(h, w);
+    if (slab_has_blocks(w)) next = w;
+    else own_push(h, w, HAK_LIST_FULL);
+  }
+  for (w = h->head[1][c]; !next && w; w = w->next) {
+    if (atomic_load_explicit(&w->remote, memory_order_relaxed)) {
+      own_unlink(h, w);
+      slab_collect(w);
+      next = w;
     }
-    if (h->warm[c]) {
-      s = h->warm[c];
-      warm_unlink(h, s);
-    } else if (!(s = hak_partial_pop(c, h)) && !(s = hak_pool_take(hak_class_kind(c), c, h))) {
+  }
+  if (s != &hak_slab_none) slab_retire(h, s);
+  while (!next && (next = hak_partial_pop(c, h)) != NULL) {
+    if (!slab_has_blocks(next)) { /* defensive: a listed slab always has a block to give */
+      slab_retire(h, next);
+      next = NULL;
+    }
+  }
+  if (!next) {
+    next = hak_pool_take(hak_class_kind(c), c, h);
+    if (!next) {
+      set_cur(h, c, &hak_slab_none);
       return NULL;
     }
-    s->list = HAK_LIST_CUR;
-    set_cur(h, c, s);
+    slab_carve(next);
   }
+  next->list = HAK_LIST_CUR;
+  set_cur(h, c, next);
+  return next;
 }
 
 static void thread_heap_done(void *arg)
@@ -359,12 +412,14 @@ void hak_heap_trim(void)
         hak_pool_give(s);
       }
     }
-    for (s = h->warm[c]; s; s = next) {
-      next = s->next;
-      slab_collect(s);
-      if (s->used == 0) {
-        warm_unlink(h, s);
-        hak_pool_give(s);
+    for (unsigned l = 0; l < 2; l++) {
+      for (s = h->head[l][c]; s; s = next) {
+        next = s->next;
+        slab_collect(s);
+        if (s->used == 0) {
+          own_unlink(h, s);
+          hak_pool_give(s);
+        }
       }
     }
   }
@@ -388,7 +443,7 @@ static void slab_abandon(hak_heap_t *h, hak_slab_t *s)
       return;
     }
     /* Nobody to give it back to: whoever frees into it first passes it to the shared pool. */
-    if (slab_detach(h, s, NULL)) return;
+    if (slab_mark_full(h, s, NULL)) return;
   }
 }
 
@@ -398,8 +453,8 @@ void hak_heap_abandon(hak_heap_t *h)
     hak_slab_t *s = h->slab[c];
     set_cur(h, c, &hak_slab_none);
     if (s != &hak_slab_none) slab_abandon(h, s);
-    while ((s = h->warm[c]) != NULL) {
-      warm_unlink(h, s);
+    while ((s = h->head[0][c]) != NULL || (s = h->head[1][c]) != NULL) {
+      own_unlink(h, s);
       slab_abandon(h, s);
     }
   }
@@ -434,9 +489,6 @@ void hak_small_free_slow(void *p)
   }
   if (ss->magic != HAK_SS_MAGIC) report("invalid pointer", p);
   hak_slab_t *s = hak_slab_of(ss, p);
-  uint64_t off = (uint64_t)((char *)p - s->start);
-  uint64_t magic = hak_class_magic[s->cls];
-  if (s->state != HAK_SLAB_ACTIVE || off >= (uint64_t)s->carved * s->bsize || off * magic > magic - 1)
-    report("invalid pointer", p);
+  if (s->state != HAK_SLAB_ACTIVE || !hak_slab_block_ok(s, p)) report("invalid pointer", p);
   report("double free detected for", p);
 }

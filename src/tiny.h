@@ -4,8 +4,8 @@
  * bytes, four per doubling (mid, 24 classes): at most 25% waste, 12% on average.  A table
  * maps a size to its class in one load.
  *
- * Each thread's heap holds, per class, the slab it allocates from (cur) and a short list of
- * partly free slabs it owns (the warm pool).  malloc pops cur's free list; free pushes onto the
+ * Each thread's heap holds, per class, the slab it allocates from (cur) and lists of the other
+ * slabs it owns: warm ones with free blocks, and a bounded number of full ones.  malloc pops cur's free list; free pushes onto the
  * free list of the block's slab when this thread owns it, and otherwise onto the slab's
  * remote list with one compare-and-swap. */
 #ifndef HAK_TINY_H
@@ -43,8 +43,9 @@ typedef struct {
 struct hak_heap {
   hak_slab_t *cur[HAK_NCLASSES];  /* what the fast path pops from: slab[c], or none (stats) */
   hak_slab_t *slab[HAK_NCLASSES]; /* the current slab; never NULL: &hak_slab_none if none */
-  hak_slab_t *warm[HAK_NCLASSES]; /* owned, partly free, doubly linked */
-  uint8_t nwarm[HAK_NCLASSES];
+  /* Owned slabs besides the current one, per class: [0] warm (with free blocks), [1] full. */
+  hak_slab_t *head[2][HAK_NCLASSES], *tail[2][HAK_NCLASSES];
+  uint32_t count[2][HAK_NCLASSES];
   hak_class_stats_t stats[HAK_NCLASSES]; /* HAKMEM_STATS only */
   hak_heap_t *next_all;           /* every heap ever made */
   hak_heap_t *next_free;          /* heaps whose thread has exited, ready for reuse */
@@ -63,7 +64,7 @@ extern uintptr_t hak_free_key;
 void *hak_small_alloc_slow(unsigned cls);
 void hak_small_free_slow(void *p);
 void hak_free_remote(hak_slab_t *s, void *p);
-void hak_slab_emptied(hak_heap_t *h, hak_slab_t *s);
+void hak_slab_freed(hak_heap_t *h, hak_slab_t *s);
 /* Gives back everything a heap owns; the heap must not be used again by its thread. */
 void hak_heap_abandon(hak_heap_t *h);
 /* malloc_trim: gives back the calling thread's wholly free slabs. */
@@ -87,6 +88,14 @@ HAK_INLINE void *hak_small_alloc(unsigned c)
   return hak_small_alloc_slow(c);
 }
 
+/* True if p is a block the slab has handed out: inside the carved part, on a block boundary.
+ * One compare and one multiply (the unsigned offset also catches p below start). */
+HAK_INLINE bool hak_slab_block_ok(const hak_slab_t *s, const void *p)
+{
+  uint64_t off = (uint64_t)((const char *)p - s->start);
+  return off < s->limit && off * s->magic <= s->magic - 1;
+}
+
 /* The fast path of free: a push onto the slab's free list when this thread owns the slab.
  * Checks on the way that p is a block this slab handed out (in the carved part, on a block
  * boundary) and is not already free; anything else goes to the slow path, which reports it. */
@@ -98,20 +107,18 @@ HAK_INLINE void hak_small_free(void *p)
     return;
   }
   hak_slab_t *s = hak_slab_of(ss, p);
-  uint64_t off = (uint64_t)((char *)p - s->start);
-  uint64_t magic = hak_class_magic[s->cls];
   uintptr_t *b = (uintptr_t *)p;
-  if (hak_unlikely(off >= (uint64_t)s->carved * s->bsize || off * magic > magic - 1 ||
-                   b[1] == hak_free_key)) {
+  if (hak_unlikely(!hak_slab_block_ok(s, p) || b[1] == hak_free_key)) {
     hak_small_free_slow(p);
     return;
   }
   hak_heap_t *h = hak_tls_heap;
   if (hak_likely(atomic_load_explicit(&s->owner, memory_order_relaxed) == h)) {
-    b[0] = (uintptr_t)s->free;
+    void *old = s->free;
+    b[0] = (uintptr_t)old;
     b[1] = hak_free_key;
     s->free = p;
-    if (hak_unlikely(--s->used == 0)) hak_slab_emptied(h, s);
+    if (hak_unlikely((--s->used == 0) | (old == NULL))) hak_slab_freed(h, s);
     return;
   }
   hak_free_remote(s, p);
