@@ -52,6 +52,20 @@ static bool parse_bool(const char *s, double *out)
   return false;
 }
 
+/* The text of a number as the table's type shows it: "64", or "1.500" for a REAL. */
+static void value_text(char *buf, size_t cap, enum hak_option_type type, double v)
+{
+  long whole = (long)v;
+  if (type != HAK_OPT_REAL) {
+    hak_format(buf, cap, "%ld", whole);
+    return;
+  }
+  long milli = (long)((v - (double)whole) * 1000 + 0.5);
+  if (milli >= 1000) whole++, milli -= 1000;
+  hak_format(buf, cap, "%ld.%u%u%u", whole, (unsigned)(milli / 100), (unsigned)(milli / 10 % 10),
+             (unsigned)(milli % 10));
+}
+
 static void *option_slot(const hak_option_desc_t *o)
 {
   return (char *)&hak_opt + o->offset;
@@ -73,9 +87,9 @@ void hak_options_init(void)
     bool ok = o->type == HAK_OPT_BOOL ? parse_bool(s, &v) : parse_number(s, o->type == HAK_OPT_INT, &v);
     if (!ok || v < o->min || v > o->max) {
       char lo[32], hi[32], def[32];
-      hak_format(lo, sizeof lo, "%ld", (long)o->min);
-      hak_format(hi, sizeof hi, "%ld", (long)o->max);
-      hak_format(def, sizeof def, "%ld", (long)o->def);
+      value_text(lo, sizeof lo, o->type, o->min);
+      value_text(hi, sizeof hi, o->type, o->max);
+      value_text(def, sizeof def, o->type, o->def);
       hak_msg("hakmem: warning: %s='%s' is not %s in [%s, %s]; using the default %s", name, s,
               o->type == HAK_OPT_BOOL ? "a boolean" : o->type == HAK_OPT_INT ? "a whole number" : "a number",
               lo, hi, def);
@@ -94,13 +108,8 @@ void hak_options_dump(void)
       hak_msg("hakmem: HAKMEM_%s=%s", o->name, v ? v : "");
       continue;
     }
-    double v = *(double *)option_slot(o);
-    long whole = (long)v;
-    long milli = (long)((v - (double)whole) * 1000 + 0.5);
-    if (o->type == HAK_OPT_REAL)
-      hak_msg("hakmem: HAKMEM_%s=%ld.%u%u%u", o->name, whole, (unsigned)(milli / 100),
-              (unsigned)(milli / 10 % 10), (unsigned)(milli % 10));
-    else
-      hak_msg("hakmem: HAKMEM_%s=%ld", o->name, whole);
+    char text[32];
+    value_text(text, sizeof text, o->type, *(double *)option_slot(o));
+    hak_msg("hakmem: HAKMEM_%s=%s", o->name, text);
   }
 }

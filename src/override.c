@@ -13,7 +13,7 @@
 
 HAK_INLINE void *hak_alloc(size_t n)
 {
-  if (hak_likely(n <= HAK_SMALL_MAX)) return hak_small_alloc(hak_class_of(n));
+  if (hak_likely(n <= HAK_SMALL_MAX)) return hak_small_alloc(hak_class_of(n), n);
   bool zeroed;
   return hak_large_alloc(n, 0, &zeroed);
 }
@@ -44,7 +44,7 @@ static void *hak_alloc_aligned(size_t align, size_t n)
   if (align <= 16) return hak_alloc(n);
   if (n <= HAK_SMALL_MAX && align <= HAK_SS_HDR) {
     for (unsigned c = hak_class_of(HAK_MAX(n, align)); c < HAK_NCLASSES; c++)
-      if ((hak_class_size[c] & (align - 1)) == 0) return hak_small_alloc(c);
+      if ((hak_class_size[c] & (align - 1)) == 0) return hak_small_alloc(c, 0);
   }
   bool zeroed;
   return hak_large_alloc(n, align, &zeroed);
@@ -73,7 +73,7 @@ HAK_EXPORT void *calloc(size_t count, size_t size)
     if (p && !zeroed) memset(p, 0, n);
     return p;
   }
-  void *p = hak_small_alloc(hak_class_of(n));
+  void *p = hak_small_alloc(hak_class_of(n), n);
   if (p) memset(p, 0, n);
   return p;
 }

@@ -213,9 +213,12 @@ static bool slab_collect(hak_slab_t *s)
  * the list is published, so a block on a list is always inside the carved part. */
 static void slab_carve(hak_slab_t *s)
 {
-  uint32_t batch = (uint32_t)hak_opt.TINY_BATCH;
-  uint32_t by_bytes = 16384 / s->bsize;
-  if (batch > by_bytes) batch = by_bytes ? by_bytes : 1;
+  uint32_t batch;
+  if (s->cls < HAK_TINY_CLASSES) {
+    batch = HAK_MIN((uint32_t)hak_opt.TINY_BATCH, 16384 / s->bsize);
+  } else {
+    batch = (uint32_t)hak_opt.POOL_REFILL_BATCH;
+  }
   uint32_t n = HAK_MIN(batch, s->capacity - s->carved);
   char *first = s->start + (size_t)s->carved * s->bsize;
   s->carved += n;
@@ -365,7 +368,26 @@ static void thread_heap_done(void *arg)
   hak_thread_done(arg);
 }
 
-void *hak_small_alloc_slow(unsigned c)
+/* The mid pool's answer to an empty class: a ready block of a larger class, when its size
+ * stays within HAKMEM_W_MAX times the request, saves a refill and wastes a bounded amount. */
+static void *mid_borrow(hak_heap_t *h, unsigned c, size_t n)
+{
+  double limit = hak_opt.W_MAX * (double)n;
+  for (unsigned k = c + 1; k < HAK_NCLASSES && hak_class_size[k] <= limit; k++) {
+    hak_slab_t *s = h->slab[k];
+    void **b = s->free;
+    if (b) {
+      s->free = b[0];
+      s->used++;
+      b[1] = NULL;
+      if (hak_unlikely(hak_stats_on)) h->stats[c].hits++;
+      return b;
+    }
+  }
+  return NULL;
+}
+
+void *hak_small_alloc_slow(unsigned c, size_t n)
 {
   hak_heap_t *h = hak_tls_heap;
   if (hak_unlikely(h == &hak_heap_empty)) {
@@ -383,6 +405,13 @@ void *hak_small_alloc_slow(unsigned c)
     h->stats[c].requests++;
     if (s->free) h->stats[c].hits++;
     else h->stats[c].refills++;
+  }
+  if (!s->free && c >= HAK_TINY_CLASSES && n) {
+    void *b = mid_borrow(h, c, n);
+    if (b) {
+      if (hak_unlikely(hak_stats_on)) h->stats[c].refills--; /* counted as a hit instead */
+      return b;
+    }
   }
   if (!s->free) {
     uint64_t t0 = hak_prof_begin();

@@ -61,7 +61,8 @@ extern __thread hak_heap_t *hak_tls_heap __attribute__((tls_model("initial-exec"
  * block twice is caught at once (the first word is the free-list link). */
 extern uintptr_t hak_free_key;
 
-void *hak_small_alloc_slow(unsigned cls);
+/* The slow path of malloc for class cls; n is the request (0 when only the class matters). */
+void *hak_small_alloc_slow(unsigned cls, size_t n);
 void hak_small_free_slow(void *p);
 void hak_free_remote(hak_slab_t *s, void *p);
 void hak_slab_freed(hak_heap_t *h, hak_slab_t *s);
@@ -75,7 +76,7 @@ void hak_heap_lock_all(void);
 void hak_heap_unlock_all(bool child);
 
 /* The fast path of malloc for a class: a pop from the thread's current slab. */
-HAK_INLINE void *hak_small_alloc(unsigned c)
+HAK_INLINE void *hak_small_alloc(unsigned c, size_t n)
 {
   hak_slab_t *s = hak_tls_heap->cur[c];
   void **b = (void **)s->free;
@@ -85,7 +86,7 @@ HAK_INLINE void *hak_small_alloc(unsigned c)
     b[1] = NULL; /* no longer free: clear the double-free key */
     return b;
   }
-  return hak_small_alloc_slow(c);
+  return hak_small_alloc_slow(c, n);
 }
 
 /* True if p is a block the slab has handed out: inside the carved part, on a block boundary.
