@@ -197,14 +197,32 @@ HAK_EXPORT int malloc_trim(size_t pad)
   return hakmem_trim() > 0;
 }
 
+/* glibc's fields, given hakmem's meanings (hakmem(3) lists them):
+ *   arena     bytes mapped now (SuperSlabs and large blocks)
+ *   usmblks   peak of arena
+ *   hblks     regions mapped now (SuperSlabs and large blocks)
+ *   hblkhd    bytes held in caches: LRU-cached SuperSlabs plus the BigCache
+ *   ordblks   empty SuperSlabs in the LRU cache
+ *   smblks    regions mapped since start; fsmblks: regions unmapped since start
+ *   fordblks  bytes of large blocks in the BigCache; keepcost: BigCache hits since start */
 HAK_EXPORT struct mallinfo2 mallinfo2(void)
 {
+  hak_ensure_init();
   struct mallinfo2 mi;
   memset(&mi, 0, sizeof mi);
   hak_pool_counts_t pc;
   hak_pool_counts(&pc);
+  size_t bc_bytes, bc_hits, bc_misses;
+  hak_bigcache_counts(&bc_bytes, &bc_hits, &bc_misses);
   mi.arena = pc.bytes_mapped;
-  mi.hblkhd = pc.bytes_mapped;
+  mi.usmblks = pc.bytes_peak;
+  mi.hblks = pc.ss_live;
+  mi.ordblks = pc.ss_cached;
+  mi.hblkhd = pc.ss_cached * HAK_SS_SIZE + bc_bytes;
+  mi.smblks = pc.ss_mapped_total;
+  mi.fsmblks = pc.ss_unmapped_total;
+  mi.fordblks = bc_bytes;
+  mi.keepcost = bc_hits;
   return mi;
 }
 
@@ -212,9 +230,18 @@ HAK_EXPORT struct mallinfo mallinfo(void)
 {
   struct mallinfo2 m2 = mallinfo2();
   struct mallinfo mi;
-  memset(&mi, 0, sizeof mi);
-  mi.arena = (int)HAK_MIN(m2.arena, (size_t)0x7fffffff);
-  mi.hblkhd = mi.arena;
+#define HAK_CLAMP_INT(v) (int)HAK_MIN((v), (size_t)0x7fffffff)
+  mi.arena = HAK_CLAMP_INT(m2.arena);
+  mi.ordblks = HAK_CLAMP_INT(m2.ordblks);
+  mi.smblks = HAK_CLAMP_INT(m2.smblks);
+  mi.hblks = HAK_CLAMP_INT(m2.hblks);
+  mi.hblkhd = HAK_CLAMP_INT(m2.hblkhd);
+  mi.usmblks = HAK_CLAMP_INT(m2.usmblks);
+  mi.fsmblks = HAK_CLAMP_INT(m2.fsmblks);
+  mi.uordblks = HAK_CLAMP_INT(m2.uordblks);
+  mi.fordblks = HAK_CLAMP_INT(m2.fordblks);
+  mi.keepcost = HAK_CLAMP_INT(m2.keepcost);
+#undef HAK_CLAMP_INT
   return mi;
 }
 
