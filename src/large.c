@@ -99,11 +99,13 @@ static int bc_bucket(size_t n)
   return (int)((lg - BC_MIN_SHIFT) * 4 + q);
 }
 
+/* The mapping size of bucket b, in whole pages: with 64 KiB pages the quarter steps below
+ * 256 KiB round up to the next bucket's size (and those buckets stay unused). */
 static size_t bc_size(int b)
 {
-  if (b == 0) return (size_t)1 << BC_MIN_SHIFT;
+  if (b == 0) return hak_align_up((size_t)1 << BC_MIN_SHIFT, hak_os_page);
   unsigned lg = BC_MIN_SHIFT + (unsigned)(b - 1) / 4, q = (unsigned)(b - 1) % 4 + 1;
-  return ((size_t)1 << lg) + q * ((size_t)1 << (lg - 2));
+  return hak_align_up(((size_t)1 << lg) + q * ((size_t)1 << (lg - 2)), hak_os_page);
 }
 
 static void bc_unlink(int b, hak_ss_t *ss)
