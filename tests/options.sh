@@ -1,2 +1,79 @@
-echo 1..1
-echo ok 1
+#!/bin/sh
+# The option parser: a bad HAKMEM_* value gets exactly one "hakmem: warning: HAKMEM_NAME=..."
+# line on stderr and the default, and the program runs normally; HAKMEM_VERBOSE=1 prints the
+# effective value of every option.
+: "${top_srcdir:=..}" "${top_builddir:=.}"
+. "$top_srcdir/tests/tap.sh"
+
+probe="$top_builddir/tests/test_alloc_probe$EXEEXT"
+[ -x "$probe" ] || skip_all "tests/test_alloc_probe was not built"
+
+plan 12
+
+# Only the settings a case names: none inherited from the caller's environment.
+for v in $(env | sed -n 's/^\(HAKMEM_[A-Za-z0-9_]*\)=.*/\1/p'); do unset "$v"; done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/hakmem-options.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+
+# run VAR=VALUE...: runs the probe with those settings; stdout in $tmp/out, stderr in $tmp/err.
+run() {
+  env "$@" $HAK_EMULATOR "$probe" >"$tmp/out" 2>"$tmp/err"
+  status=$?
+}
+
+# warned NAME: exactly one warning line for HAKMEM_NAME, the probe fine.
+warned() {
+  n=$(grep -c "^hakmem: warning: HAKMEM_$1=" "$tmp/err")
+  [ "$n" -eq 1 ] && [ $status -eq 0 ] && grep -qx 'probe ok' "$tmp/out"
+}
+
+run HAKMEM_TINY_BATCH=abc
+warned TINY_BATCH
+ok $? "HAKMEM_TINY_BATCH=abc: one warning, the program works"
+[ $status -eq 0 ] && grep -q 'TINY_BATCH' "$tmp/err" || diag "status $status" "$(cat "$tmp/err")"
+lines=$(grep -c . "$tmp/err")
+[ "$lines" -eq 1 ]
+ok $? "HAKMEM_TINY_BATCH=abc: nothing else on stderr ($lines lines)"
+
+run HAKMEM_TINY_BATCH=0
+warned TINY_BATCH
+ok $? "HAKMEM_TINY_BATCH=0 (below its range): one warning"
+
+run HAKMEM_TINY_BATCH=99999999
+warned TINY_BATCH
+ok $? "HAKMEM_TINY_BATCH=99999999 (above its range): one warning"
+
+run HAKMEM_VERBOSE=maybe
+warned VERBOSE
+ok $? "HAKMEM_VERBOSE=maybe (not a boolean): one warning"
+
+run HAKMEM_TINY_BATCH=32
+[ $status -eq 0 ] && [ ! -s "$tmp/err" ] && grep -qx 'probe ok' "$tmp/out"
+ok $? "HAKMEM_TINY_BATCH=32: no warning, the program works"
+
+run HAKMEM_TINY_BATCH=1 HAKMEM_WARM_POOL_SIZE=0 HAKMEM_SUPERSLAB_MAX_CACHED=0
+[ $status -eq 0 ] && [ ! -s "$tmp/err" ] && grep -qx 'probe ok' "$tmp/out"
+ok $? "the smallest settings (batch 1, no warm pool, no cache) work"
+
+run HAKMEM_VERBOSE=1
+[ $status -eq 0 ] && grep -qx 'probe ok' "$tmp/out"
+ok $? "HAKMEM_VERBOSE=1: the program works"
+grep -q '^hakmem: HAKMEM_VERBOSE=1$' "$tmp/err"
+ok $? "HAKMEM_VERBOSE=1 prints HAKMEM_VERBOSE=1"
+grep -q '^hakmem: HAKMEM_TINY_BATCH=[0-9]' "$tmp/err" &&
+  grep -q '^hakmem: HAKMEM_SUPERSLAB_MAX_CACHED=[0-9]' "$tmp/err"
+ok $? "HAKMEM_VERBOSE=1 prints the effective settings"
+[ $status -eq 0 ] || diag "$(cat "$tmp/err")"
+
+run HAKMEM_VERBOSE=1 HAKMEM_TINY_BATCH=32
+grep -q '^hakmem: HAKMEM_TINY_BATCH=32$' "$tmp/err"
+ok $? "HAKMEM_VERBOSE=1 shows HAKMEM_TINY_BATCH=32 as set"
+
+# The default, as the warning names it ("... using the default N").
+run HAKMEM_VERBOSE=1 HAKMEM_TINY_BATCH=abc
+def=$(sed -n 's/^hakmem: warning: HAKMEM_TINY_BATCH=.*default \([0-9][0-9]*\).*/\1/p' "$tmp/err")
+[ -n "$def" ] && grep -q "^hakmem: HAKMEM_TINY_BATCH=$def\$" "$tmp/err" && warned TINY_BATCH
+ok $? "HAKMEM_VERBOSE=1 shows the default (${def:-?}) in place of a bad HAKMEM_TINY_BATCH"
+
+tap_done

@@ -1,2 +1,214 @@
+/* Misuse is reported, not followed: each case runs in a forked child whose stderr goes to a
+ * pipe.  The child must die of SIGABRT after writing one line that starts with "hakmem: " and
+ * names the problem ("invalid pointer", "double free").  Cases: wild, interior, stack, global
+ * and foreign pointers; double frees in every tier, after a remote free, and after the frees
+ * that must really free (realloc(p, 0), free_sized, free_aligned_sized). */
+#include <malloc.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "tap.h"
-int main(void){plan(1);ok(1,"stub");return exit_status();}
+
+void free_sized(void *p, size_t size);
+void free_aligned_sized(void *p, size_t alignment, size_t size);
+
+static char global_buf[256];
+static volatile uintptr_t sink;
+
+static void wild(void) { free((void *)(uintptr_t)0x12345670); }
+static void small_interior(void)
+{
+  char *p = malloc(100);
+  free(p + 16);
+}
+static void small_interior_odd(void)
+{
+  char *p = malloc(24);
+  free(p + 8);
+}
+static void mid_interior(void)
+{
+  char *p = malloc(5000);
+  free(p + 1024);
+}
+static void large_interior(void)
+{
+  char *p = malloc(300000);
+  free(p + 4096);
+}
+static void large_far_interior(void)
+{
+  char *p = malloc(6u << 20);
+  free(p + (3u << 20)); /* past the first 2 MiB of its mapping */
+}
+static void stack_addr(void)
+{
+  char buf[64];
+  sink = (uintptr_t)buf;
+  free((void *)sink);
+}
+static void global_addr(void)
+{
+  sink = (uintptr_t)global_buf;
+  free((void *)sink);
+}
+static void foreign_mmap(void)
+{
+  void *m = mmap(NULL, 1u << 16, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  free((char *)m + 64);
+}
+static void double_small(void)
+{
+  void *p = malloc(32);
+  malloc(32); /* keeps the slab from emptying */
+  free(p);
+  free(p);
+}
+static void double_mid(void)
+{
+  void *p = malloc(3000);
+  malloc(3000);
+  free(p);
+  free(p);
+}
+static void double_large(void)
+{
+  void *p = malloc(1u << 20);
+  free(p);
+  free(p);
+}
+static void *free_in_thread(void *p)
+{
+  free(p);
+  return NULL;
+}
+static void double_after_remote(void)
+{
+  void *p = malloc(64);
+  malloc(64);
+  pthread_t t;
+  pthread_create(&t, NULL, free_in_thread, p);
+  pthread_join(t, NULL);
+  free(p);
+}
+static void double_after_realloc0(void)
+{
+  void *p = malloc(48);
+  malloc(48);
+  sink = (uintptr_t)realloc(p, 0);
+  free(p);
+}
+static void double_after_free_sized(void)
+{
+  void *p = malloc(200);
+  malloc(200);
+  free_sized(p, 200);
+  free(p);
+}
+static void double_after_free_aligned_sized(void)
+{
+  void *p = aligned_alloc(64, 640);
+  aligned_alloc(64, 640);
+  free_aligned_sized(p, 64, 640);
+  free(p);
+}
+static void realloc_wild(void) { sink = (uintptr_t)realloc((void *)(uintptr_t)0x12345670, 10); }
+static void realloc_interior(void)
+{
+  char *p = malloc(100);
+  sink = (uintptr_t)realloc(p + 16, 200);
+}
+static void usable_size_wild(void) { sink = malloc_usable_size((void *)(uintptr_t)0x7654320); }
+
+static const struct {
+  const char *name;
+  void (*fn)(void);
+  const char *want; /* in the message; NULL: either "invalid pointer" or "double free" */
+} cases[] = {
+    {"free(wild pointer)", wild, "invalid pointer"},
+    {"free(interior of a 100-byte block)", small_interior, "invalid pointer"},
+    {"free(interior of a 24-byte block, 8 in)", small_interior_odd, "invalid pointer"},
+    {"free(interior of a mid block)", mid_interior, "invalid pointer"},
+    {"free(interior of a large block)", large_interior, "invalid pointer"},
+    {"free(interior of a large block, 3 MiB in)", large_far_interior, "invalid pointer"},
+    {"free(stack address)", stack_addr, "invalid pointer"},
+    {"free(address of a global)", global_addr, "invalid pointer"},
+    {"free(pointer into a foreign mmap)", foreign_mmap, "invalid pointer"},
+    {"double free of a small block", double_small, "double free"},
+    {"double free of a mid block", double_mid, "double free"},
+    {"double free of a large block", double_large, NULL},
+    {"double free after another thread freed the block", double_after_remote, "double free"},
+    {"free after realloc(p, 0) (realloc freed p)", double_after_realloc0, "double free"},
+    {"free after free_sized", double_after_free_sized, "double free"},
+    {"free after free_aligned_sized", double_after_free_aligned_sized, "double free"},
+    {"realloc(wild pointer)", realloc_wild, "invalid pointer"},
+    {"realloc(interior pointer)", realloc_interior, "invalid pointer"},
+    {"malloc_usable_size(wild pointer)", usable_size_wild, "invalid pointer"},
+};
+#define NCASES (int)(sizeof cases / sizeof cases[0])
+
+/* Runs one case in a child; fills msg with its stderr and returns its wait status. */
+static int run_case(int i, char *msg, size_t cap)
+{
+  int fd[2];
+  if (pipe(fd) != 0) bail_out("pipe");
+  pid_t pid = fork();
+  if (pid < 0) bail_out("fork");
+  if (pid == 0) {
+    alarm(10);
+    signal(SIGABRT, SIG_DFL);
+    dup2(fd[1], STDERR_FILENO);
+    close(fd[0]);
+    close(fd[1]);
+    cases[i].fn();
+    _exit(0); /* not caught */
+  }
+  close(fd[1]);
+  size_t len = 0;
+  for (;;) {
+    ssize_t n = read(fd[0], msg + len, cap - 1 - len);
+    if (n <= 0) break;
+    len += (size_t)n;
+    if (len == cap - 1) break;
+  }
+  msg[len] = 0;
+  close(fd[0]);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  return st;
+}
+
+int main(void)
+{
+  watchdog(60);
+  plan(NCASES);
+  for (int i = 0; i < NCASES; i++) {
+    char msg[1024];
+    int st = run_case(i, msg, sizeof msg);
+    int aborted = WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT;
+    /* The first line that starts with "hakmem: ". */
+    const char *line = NULL;
+    for (const char *l = msg; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+      if (strncmp(l, "hakmem: ", 8) == 0) {
+        line = l;
+        break;
+      }
+    int named = line && (cases[i].want ? strstr(line, cases[i].want) != NULL
+                                       : strstr(line, "invalid pointer") || strstr(line, "double free"));
+    ok(aborted && named, "%s: SIGABRT and a \"hakmem: ...%s\" line", cases[i].name,
+       cases[i].want ? cases[i].want : "");
+    if (!aborted || !named) {
+      char *nl = strchr(msg, '\n');
+      if (nl) *nl = 0;
+      diag("status: %s %d; stderr: %s", WIFSIGNALED(st) ? "signal" : "exit",
+           WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st), msg[0] ? msg : "(nothing)");
+    }
+  }
+  return exit_status();
+}
