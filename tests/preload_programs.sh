@@ -112,17 +112,17 @@ else
   skip "perl is not installed"
 fi
 
-sql='
+sql="
 create table t(a integer primary key, b text, c real);
 with recursive n(x) as (select 1 union all select x + 1 from n where x < 50000)
-  insert into t select x, printf("%08d-%s", x * 7919 % 100003, hex(x)), x * 1.5 from n;
+  insert into t select x, printf('%08d-%s', x * 7919 % 100003, hex(x)), x * 1.5 from n;
 create index tb on t(b);
 select count(*), sum(length(b)), max(b), min(b), total(c) from t;
 select b from t order by b desc limit 3;
 select count(distinct substr(b, 1, 3)) from t;
 delete from t where a % 3 = 0;
-select count(*), group_concat(a, ",") from (select a from t order by b limit 20);
-'
+select count(*), group_concat(a, ',') from (select a from t order by b limit 20);
+"
 same sqlite3 sqlite3 :memory: "$sql"
 
 # git: the same commits (fixed names and dates) in two fresh repositories; the preload
