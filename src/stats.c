@@ -104,8 +104,8 @@ static void report_classes(void)
       (unsigned long)bc_hits, (unsigned long)bc_misses, (unsigned long)bc_bytes);
   hak_pool_counts_t pc;
   hak_pool_counts(&pc);
-  out("hakmem: slabs active: %zu tiny, %zu mid; SuperSlabs: %zu live, %zu cached", pc.slabs_active[0],
-      pc.slabs_active[1], pc.ss_live - pc.ss_cached, pc.ss_cached);
+  out("hakmem: slabs active: %zu tiny, %zu mid; regions live: %zu (SuperSlabs and large blocks), "
+      "%zu empty SuperSlabs cached", pc.slabs_active[0], pc.slabs_active[1], pc.ss_live, pc.ss_cached);
   out("hakmem: regions mapped %zu, unmapped %zu; bytes mapped now %zu, peak %zu", pc.ss_mapped_total,
       pc.ss_unmapped_total, pc.bytes_mapped, pc.bytes_peak);
 }

@@ -362,6 +362,20 @@ hak_slab_t *hak_partial_pop(unsigned cls, hak_heap_t *heap)
   return s;
 }
 
+bool hak_partial_take(hak_slab_t *s, hak_heap_t *heap)
+{
+  hak_partial_t *p = &partial[s->cls];
+  bool taken = false;
+  pthread_mutex_lock(&p->lock);
+  if (s->list == HAK_LIST_PARTIAL) {
+    slab_list_unlink(&p->head, s);
+    atomic_store_explicit(&s->owner, heap, memory_order_relaxed);
+    taken = true;
+  }
+  pthread_mutex_unlock(&p->lock);
+  return taken;
+}
+
 size_t hak_pool_trim(void)
 {
   /* Slabs that no thread owns may be wholly free once their remote lists are drained. */

@@ -122,6 +122,8 @@ void hak_pool_give(hak_slab_t *s);
  * overflow and reclaimed detached slabs; popped (and so adopted) by threads that need blocks. */
 void hak_partial_push(hak_slab_t *s);
 hak_slab_t *hak_partial_pop(unsigned cls, hak_heap_t *heap);
+/* Takes s off the shared partial list for heap, if it is still there. */
+bool hak_partial_take(hak_slab_t *s, hak_heap_t *heap);
 
 /* A fresh (zeroed) SuperSlab-aligned region of size bytes (a multiple of the page), marked as
  * ours; and its release to the OS. */

@@ -271,10 +271,37 @@ static bool slab_win_back(hak_heap_t *h, hak_slab_t *s, void *p)
   return true;
 }
 
+/* This thread now owns s, which no thread owned: its blocks, p among them, come home, and it
+ * joins this thread's queues (or the pool, if nothing in it is live any more). */
+static void slab_adopt(hak_heap_t *h, hak_slab_t *s, void *p)
+{
+  if (p) {
+    uintptr_t *b = p;
+    b[0] = (uintptr_t)s->free;
+    b[1] = hak_free_key;
+    s->free = p;
+    s->used--;
+  }
+  slab_collect(s);
+  if (s->used == 0) hak_pool_give(s);
+  else own_push(h, s, s->free || s->carved < s->capacity ? HAK_LIST_WARM : HAK_LIST_FULL);
+}
+
+/* A free into a slab this thread does not own.  Three cases leave the slab with this thread:
+ * its keeper freeing into it (slab_win_back); a slab left by a thread that exited, either on
+ * the shared partial list or marked full without a keeper.  Memory freed into the slabs of
+ * exited threads so comes back without waiting for some thread to allocate from them.  Every
+ * other free is a push onto the slab's remote list. */
 void hak_free_remote(hak_slab_t *s, void *p)
 {
   hak_heap_t *h = hak_tls_heap;
   if (slab_win_back(h, s, p)) return;
+  bool can_adopt = h != &hak_heap_empty;
+  if (can_adopt && !atomic_load_explicit(&s->owner, memory_order_relaxed) &&
+      __atomic_load_n(&s->list, __ATOMIC_RELAXED) == HAK_LIST_PARTIAL && hak_partial_take(s, h)) {
+    slab_adopt(h, s, p);
+    return;
+  }
   uintptr_t *b = p;
   uintptr_t old = atomic_load_explicit(&s->remote, memory_order_relaxed);
   do {
@@ -282,7 +309,14 @@ void hak_free_remote(hak_slab_t *s, void *p)
     b[1] = hak_free_key;
   } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, (uintptr_t)p,
                                                   memory_order_release, memory_order_relaxed));
-  if (old & HAK_REMOTE_DETACHED) hak_partial_push(s); /* this free replaced a full slab's mark */
+  if (old & HAK_REMOTE_DETACHED) { /* this free replaced a full slab's mark: it is ours to place */
+    if (old == HAK_REMOTE_DETACHED && can_adopt) {
+      atomic_store_explicit(&s->owner, h, memory_order_relaxed);
+      slab_adopt(h, s, NULL);
+    } else {
+      hak_partial_push(s);
+    }
+  }
   if (hak_unlikely(hak_stats_on)) {
     if (h != &hak_heap_empty) h->stats[s->cls].remote_frees++;
     else hak_stats_remote_free_unowned(s->cls);
