@@ -9,7 +9,9 @@
 #   make check-packages  all of the above, then the package tests: install into throwaway roots,
 #                        run programs under the installed library, build against it
 #
-# DEB_BUILD_OPTIONS (e.g. nocheck) and RPMBUILD_FLAGS (e.g. --nocheck) reach the package builds.
+# DEB_BUILD_OPTIONS and RPMBUILD_FLAGS reach the package builds.  The builds run "make check"
+# inside unless told not to; check-packages tells them not to (nocheck, --nocheck) unless those
+# variables are set, since "make check" runs on its own.
 
 hak_install_tests = \
 	tests/install/man-lint.sh \
@@ -26,17 +28,14 @@ hak_package_tests = \
 	tests/install/pkg-deb.sh \
 	tests/install/pkg-rpm.sh
 
-EXTRA_DIST += tests/install/tap-lib.sh $(hak_package_tests) rpm/hakmem.spec \
-	debian/changelog debian/control debian/copyright debian/rules \
-	debian/source/format debian/source/lintian-overrides \
-	debian/libhakmem0.install debian/libhakmem0.symbols debian/libhakmem0.prerm \
-	debian/libhakmem0.postrm debian/libhakmem-dev.install debian/hakmem.install \
-	debian/hakmem.postrm debian/not-installed debian/tests/control debian/tests/smoke
+# debian/ stays out of the release tarball, as Debian asks of upstream tarballs: "make deb" adds it
+# from the source tree to the unpacked tarball, whose contents are then the 3.0 (quilt) upstream.
+EXTRA_DIST += tests/install/tap-lib.sh $(hak_package_tests) rpm/hakmem.spec
 
 hak_pkgdir = packages
 
 deb: dist-gzip
-	$(SHELL) $(srcdir)/tools/make-deb.sh $(distdir).tar.gz $(hak_pkgdir)/deb
+	$(SHELL) $(srcdir)/tools/make-deb.sh $(distdir).tar.gz $(srcdir)/debian $(hak_pkgdir)/deb
 
 rpm: dist-gzip
 	$(SHELL) $(srcdir)/tools/make-rpm.sh $(distdir).tar.gz $(hak_pkgdir)/rpm
@@ -46,7 +45,9 @@ lintian:
 	lintian --fail-on error,warning --info $(hak_pkgdir)/deb/*.changes
 
 # The package tests print TAP; each runs through the same driver as "make check".
-check-packages: deb rpm
+check-packages:
+	DEB_BUILD_OPTIONS="$${DEB_BUILD_OPTIONS-nocheck parallel=2}" $(MAKE) $(AM_MAKEFLAGS) deb
+	RPMBUILD_FLAGS="$${RPMBUILD_FLAGS---nocheck}" $(MAKE) $(AM_MAKEFLAGS) rpm
 	$(MAKE) $(AM_MAKEFLAGS) lintian
 	@fail=0; for t in $(hak_package_tests); do \
 	  b=$(hak_pkgdir)/`basename $$t .sh`; \

@@ -55,7 +55,7 @@ for d in proc dev sys; do mount --rbind "/$d" "$tmp/root/$d" || exit 1; done
 mkdir -p "$tmp/root/tmp/hakmem-debs" && cp "$pkgdir"/*.deb "$tmp/root/tmp/hakmem-debs/" || exit 1
 r() { chroot "$tmp/root" /usr/bin/env -u LD_PRELOAD PATH=/usr/sbin:/usr/bin:/sbin:/bin sh -c "$1"; }
 t() { if r "$2" > "$tmp/out" 2>&1; then echo "ok - $1"; else echo "not ok - $1"; sed 's/^/# /' "$tmp/out"; fi; }
-t "dpkg -i installs the three packages" 'dpkg -i /tmp/hakmem-debs/*.deb'
+t "dpkg -i installs the three packages" 'cd /tmp/hakmem-debs && dpkg -i libhakmem0_*.deb libhakmem-dev_*.deb hakmem_*.deb'
 t "they are installed" 'for p in libhakmem0 libhakmem-dev hakmem; do dpkg -s $p | grep -q "^Status: install ok installed"; done'
 t "installing left /etc/ld.so.preload alone" 'test ! -e /etc/ld.so.preload'
 t "hakmem runs cat with the installed library" 'hakmem cat /proc/self/maps | grep -q "/usr/lib/.*/libhakmem.so"'
@@ -68,7 +68,7 @@ t "then every program has hakmem loaded" 'grep -q /libhakmem /proc/self/maps && 
 t "hakmem-preload status says enabled" 'hakmem-preload status'
 t "purging the hakmem package takes the line out" 'dpkg --purge hakmem && test ! -e /etc/ld.so.preload'
 t "and programs run without hakmem" '! cat /proc/self/maps | grep -q /libhakmem'
-t "reinstall, add another line and enable" 'dpkg -i /tmp/hakmem-debs/hakmem_*.deb && echo /usr/lib/other-preload.so > /etc/ld.so.preload && touch /usr/lib/other-preload.so && hakmem-preload enable'
+t "reinstall, add another line and enable" 'dpkg -i /tmp/hakmem-debs/hakmem_*.deb && cp "$(ls /usr/lib/*/libm.so.6 /usr/lib64/libm.so.6 2> /dev/null | head -n 1)" /usr/lib/other-preload.so && echo /usr/lib/other-preload.so > /etc/ld.so.preload && hakmem-preload enable'
 t "removing the library takes the line out and keeps the other" 'dpkg -r hakmem libhakmem-dev libhakmem0 && test "$(cat /etc/ld.so.preload)" = /usr/lib/other-preload.so'
 t "the library is gone" 'test ! -e /usr/lib/*/libhakmem.so.0'
 INSIDE

@@ -21,7 +21,7 @@ build() {
 # files DIR: the files and links under DIR, as paths from /, man pages without .gz, no .la.
 files() {
   (cd "$1" && find . \( -type f -o -type l \) | sed -e 's|^\.||' -e 's|\(/man/.*\)\.gz$|\1|' |
-    grep -v '\.la$' | grep -v '^/usr/share/doc/' | sort)
+    grep -v '\.la$' | grep -v -e '^/usr/share/doc/' -e '^/usr/lib/debug/' -e '^/usr/share/lintian/' | sort)
 }
 
 if command -v dpkg-architecture > /dev/null 2>&1 && ls "$pkgdir"/deb/*.deb > /dev/null 2>&1; then
@@ -47,6 +47,7 @@ if command -v dpkg-architecture > /dev/null 2>&1 && ls "$pkgdir"/deb/*.deb > /de
   pc() { PKG_CONFIG_SYSROOT_DIR=$dest PKG_CONFIG_LIBDIR=$dest/usr/lib/$ma/pkgconfig pkg-config "$@"; }
   check "pkg-config knows hakmem" pc --exists hakmem
   flags=$(pc --cflags --libs hakmem)
+  flags=$(echo $flags)
   check "pkg-config --cflags --libs hakmem points into the tree" \
     test "$flags" = "-I$dest/usr/include -L$dest/usr/lib/$ma -lhakmem"
   cat > "$tmp/prog.c" <<'C'
@@ -74,8 +75,8 @@ C
     'LD_LIBRARY_PATH=$1 LD_PRELOAD= ldd "$2" | grep -q "libhakmem.so.0 => $1/libhakmem.so.0"' \
     sh "$dest/usr/lib/$ma" "$tmp/prog"
   if command -v man > /dev/null 2>&1; then
-    check "man HAKMEM_* finds its page in the tree" \
-      sh -c 'MANPATH="$1" man -w "$($2 --names | head -n 1)" | grep -q "/man7/HAKMEM_"' \
+    check "man HAKMEM_* opens hakmem(7) in the tree" \
+      sh -c 'MANPATH="$1" MANWIDTH=80 man "$($2 --names | head -n 1)" 2> /dev/null | grep -q "HAKMEM(7)"' \
       sh "$dest/usr/share/man" "$tmp/build/tools/gen-options-man"
   fi
   (cd "$tmp/build" && $MAKE uninstall DESTDIR="$dest" > /dev/null 2>&1)
