@@ -30,6 +30,16 @@ void hak_init_slow(void)
   pthread_mutex_unlock(&init_lock);
 }
 
+void hak_maintain(void)
+{
+  static _Atomic(uint64_t) next_due_ms;
+  double now = hak_os_now();
+  uint64_t ms = (uint64_t)(now * 1000), due = atomic_load_explicit(&next_due_ms, memory_order_relaxed);
+  if (ms < due || !atomic_compare_exchange_strong(&next_due_ms, &due, ms + 100)) return;
+  hak_pool_maintain(now);
+  hak_bigcache_maintain(now);
+}
+
 /* fork: every lock is taken before, so that the child never inherits one held by a thread it
  * does not have; the child makes its locks anew.  Slabs owned by threads that do not exist in
  * the child stay theirs: blocks freed into them are kept, not reused. */

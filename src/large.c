@@ -192,6 +192,14 @@ static void bc_put(hak_ss_t *ss)
   bc_release(old);
 }
 
+void hak_bigcache_maintain(double now)
+{
+  pthread_mutex_lock(&bc.lock);
+  hak_ss_t *old = bc_expire_locked(now, false);
+  pthread_mutex_unlock(&bc.lock);
+  bc_release(old);
+}
+
 size_t hak_bigcache_trim(void)
 {
   pthread_mutex_lock(&bc.lock);
@@ -220,6 +228,7 @@ static size_t large_map_size(size_t n)
 void *hak_large_alloc(size_t size, size_t align, bool *zeroed)
 {
   hak_ensure_init();
+  hak_maintain();
   if (align > HAK_SS_SIZE / 2) {
     /* Huge alignment: the block starts its mapping, so it has no header; see hak_huge_free. */
     *zeroed = true;
@@ -250,7 +259,7 @@ void *hak_large_alloc(size_t size, size_t align, bool *zeroed)
 bool hak_large_free(hak_ss_t *ss, void *p)
 {
   if ((char *)p != (char *)ss + ss->block_off) return false;
-  ss->block_off = 0; /* a second free of p finds no block here */
+  ss->magic = 0; /* a cached mapping holds no block: any free into it is reported */
   bc_put(ss);
   return true;
 }

@@ -18,6 +18,8 @@ size_t hak_large_usable(const void *p);
 /* Grows or shrinks a large block in place or by moving its pages (mremap); NULL if it can't. */
 void *hak_large_resize(void *p, size_t size);
 
+/* Unmaps cached large mappings older than HAKMEM_BIGCACHE_TTL_MS. */
+void hak_bigcache_maintain(double now);
 /* Gives every cached large mapping back to the OS; returns the bytes released. */
 size_t hak_bigcache_trim(void);
 void hak_bigcache_counts(size_t *bytes, size_t *hits, size_t *misses);

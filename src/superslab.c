@@ -362,6 +362,20 @@ hak_slab_t *hak_partial_pop(unsigned cls, hak_heap_t *heap)
   return s;
 }
 
+void hak_pool_maintain(double now)
+{
+  for (unsigned k = 0; k < HAK_SS_NKINDS; k++) {
+    if (!__atomic_load_n(&pools[k].dirty_tail, __ATOMIC_RELAXED)) continue;
+    pthread_mutex_lock(&pools[k].lock);
+    pool_purge_locked(&pools[k], now, false);
+    pthread_mutex_unlock(&pools[k].lock);
+  }
+  pthread_mutex_lock(&lru.lock);
+  hak_ss_t *old = lru_expire_locked(now, false);
+  pthread_mutex_unlock(&lru.lock);
+  release_list(old);
+}
+
 bool hak_partial_take(hak_slab_t *s, hak_heap_t *heap)
 {
   hak_partial_t *p = &partial[s->cls];

@@ -133,6 +133,10 @@ void hak_ss_unmap(hak_ss_t *ss, size_t size);
  * (a large block shrunk in place or moved with mremap). */
 void hak_ss_account(long bytes, int regions);
 
+/* Applies the time bounds now: purges slabs empty for longer than HAKMEM_SLAB_PURGE_MS and
+ * unmaps cached SuperSlabs older than HAKMEM_SUPERSLAB_TTL_SEC. */
+void hak_pool_maintain(double now);
+
 /* Releases every empty SuperSlab held in the cache, and drains the shared partial lists;
  * returns the bytes given back (malloc_trim). */
 size_t hak_pool_trim(void);

@@ -448,6 +448,7 @@ void *hak_small_alloc_slow(unsigned c, size_t n)
     }
   }
   if (!s->free) {
+    if (hak_unlikely((++h->refills & 63) == 0)) hak_maintain();
     uint64_t t0 = hak_prof_begin();
     s = refill(h, c);
     hak_prof_end(HAK_PROF_REFILL, t0);

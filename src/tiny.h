@@ -47,6 +47,7 @@ struct hak_heap {
   hak_slab_t *head[2][HAK_NCLASSES], *tail[2][HAK_NCLASSES];
   uint32_t count[2][HAK_NCLASSES];
   hak_class_stats_t stats[HAK_NCLASSES]; /* HAKMEM_STATS only */
+  uint32_t refills;               /* slow-path refills, to pace hak_maintain */
   hak_heap_t *next_all;           /* every heap ever made */
   hak_heap_t *next_free;          /* heaps whose thread has exited, ready for reuse */
   bool live;
