@@ -1,0 +1,11 @@
+#!/bin/sh
+# Test c: the LRU cache of empty SuperSlabs honours its count, bytes and age bounds (tiers_lru.c).
+. "${top_srcdir:-../..}/tests/tiers/run.sh"
+p=$(prog tiers_lru)
+sub "MAX_CACHED=3" env HAKMEM_SUPERSLAB_MAX_CACHED=3 $HAK_EMULATOR "$p" count 3
+sub "MAX_CACHED default" $HAK_EMULATOR "$p" count 8
+sub "MAX_MEMORY_MB=9" env HAKMEM_SUPERSLAB_MAX_CACHED=100 HAKMEM_SUPERSLAB_MAX_MEMORY_MB=9 \
+  $HAK_EMULATOR "$p" bytes 9
+sub "TTL_SEC=1" env HAKMEM_SUPERSLAB_MAX_CACHED=100 HAKMEM_SUPERSLAB_MAX_MEMORY_MB=1024 \
+  HAKMEM_SUPERSLAB_TTL_SEC=1 $HAK_EMULATOR "$p" age 1
+tt_done

@@ -1,0 +1,113 @@
+/* The BigCache's bounds, one per mode (the wrapper sets the options):
+ *   max N   HAKMEM_BIGCACHE_MAX_MB=N: freeing many large blocks never leaves more than N MiB
+ *           cached (fordblks), the cache does fill up to near N, and what falls out is unmapped;
+ *   ttl MS  HAKMEM_BIGCACHE_TTL_MS=MS: entries older than MS are unmapped by the next large
+ *           alloc/free (fordblks drops, fsmblks grows), and not before;
+ *   off     HAKMEM_BIGCACHE_MAX_MB=0: nothing is cached, every freed block is unmapped. */
+#include "tiers.h"
+
+#define NBLK 48
+
+static void *blk[NBLK];
+
+static size_t size_of(unsigned i)
+{
+  return 128 * KiB + (size_t)(i % 12) * 160 * KiB; /* 128 KiB .. ~1.9 MiB, 12 buckets */
+}
+
+static int alloc_all(void)
+{
+  for (unsigned i = 0; i < NBLK; i++) {
+    blk[i] = malloc(size_of(i));
+    if (!blk[i]) return 0;
+    touch(blk[i], size_of(i), (unsigned char)i);
+  }
+  return 1;
+}
+
+static void test_max(size_t max_mb)
+{
+  size_t limit = max_mb * MiB, worst = 0, total = 0;
+  ok(alloc_all(), "%d large blocks allocated", NBLK);
+  struct mallinfo2 m0 = mallinfo2();
+  for (unsigned i = 0; i < NBLK; i++) {
+    free(blk[i]);
+    total += size_of(i);
+    size_t c = mallinfo2().fordblks;
+    if (c > worst) worst = c;
+  }
+  struct mallinfo2 m1 = mallinfo2();
+  diag("freed %.1f MiB; cached at most %.2f MiB, now %.2f MiB; unmapped %zu regions", mib(total),
+       mib(worst), mib(m1.fordblks), m1.fsmblks - m0.fsmblks);
+  ok(worst <= limit, "fordblks stayed <= %zu MiB while freeing (max %zu bytes)", max_mb, worst);
+  ok(worst >= limit / 2, "the cache filled to at least half its bound (%zu bytes)", worst);
+  ok(m1.fsmblks - m0.fsmblks >= NBLK / 2, "blocks past the bound were unmapped (fsmblks +%zu)",
+     m1.fsmblks - m0.fsmblks);
+  ok(m1.hblkhd >= m1.fordblks, "hblkhd counts the BigCache bytes (%zu >= %zu)", m1.hblkhd,
+     m1.fordblks);
+}
+
+static void test_ttl(unsigned ttl_ms)
+{
+  ok(alloc_all(), "%d large blocks allocated", NBLK);
+  for (unsigned i = 0; i < NBLK; i++) free(blk[i]);
+  struct mallinfo2 m0 = mallinfo2();
+  /* Well inside the TTL, one more alloc/free evicts nothing of age. */
+  void *p = malloc(5 * MiB);
+  free(p);
+  struct mallinfo2 m1 = mallinfo2();
+  sleep_ms(ttl_ms * 2 + 100);
+  struct mallinfo2 m2 = mallinfo2();
+  p = malloc(3 * MiB); /* another bucket: a miss that checks ages */
+  free(p);
+  struct mallinfo2 m3 = mallinfo2();
+  diag("cached %.2f MiB after the frees, %.2f MiB after a fresh alloc/free, %.2f MiB after "
+       "sleeping, %.2f MiB after one more alloc/free; fsmblks %zu %zu %zu %zu", mib(m0.fordblks),
+       mib(m1.fordblks), mib(m2.fordblks), mib(m3.fordblks), m0.fsmblks, m1.fsmblks, m2.fsmblks,
+       m3.fsmblks);
+  ok(m0.fordblks >= 8 * MiB, "freed blocks are cached (%zu bytes)", m0.fordblks);
+  ok(m1.fordblks >= m0.fordblks, "nothing expired before the TTL (%zu -> %zu)", m0.fordblks,
+     m1.fordblks);
+  ok(m2.fordblks == m1.fordblks, "sleeping alone changes nothing (checked on alloc/free)");
+  ok(m3.fordblks <= 4 * MiB, "after the TTL one alloc/free evicted the old entries (%zu bytes left)",
+     m3.fordblks);
+  ok(m3.fsmblks - m2.fsmblks >= NBLK / 2, "the evicted mappings were unmapped (fsmblks +%zu)",
+     m3.fsmblks - m2.fsmblks);
+}
+
+static void test_off(void)
+{
+  struct mallinfo2 m0 = mallinfo2();
+  size_t worst = 0;
+  for (unsigned r = 0; r < 3; r++) {
+    ok(alloc_all(), "round %u: %d large blocks allocated", r, NBLK);
+    for (unsigned i = 0; i < NBLK; i++) {
+      free(blk[i]);
+      size_t c = mallinfo2().fordblks;
+      if (c > worst) worst = c;
+    }
+  }
+  struct mallinfo2 m1 = mallinfo2();
+  ok(worst == 0, "nothing was ever cached (max fordblks %zu)", worst);
+  ok(m1.keepcost == m0.keepcost, "no BigCache hit (keepcost %zu -> %zu)", m0.keepcost, m1.keepcost);
+  ok(m1.fsmblks - m0.fsmblks >= 3 * NBLK, "every freed block was unmapped (fsmblks +%zu of %d)",
+     m1.fsmblks - m0.fsmblks, 3 * NBLK);
+}
+
+int main(int argc, char **argv)
+{
+  watchdog(60);
+  if (argc > 2 && !strcmp(argv[1], "max")) {
+    plan(5);
+    test_max((size_t)atoi(argv[2]));
+  } else if (argc > 2 && !strcmp(argv[1], "ttl")) {
+    plan(6);
+    test_ttl((unsigned)atoi(argv[2]));
+  } else if (argc > 1 && !strcmp(argv[1], "off")) {
+    plan(6);
+    test_off();
+  } else {
+    bail_out("usage: tiers_bigcache max MB | ttl MS | off");
+  }
+  return exit_status();
+}

@@ -1,0 +1,72 @@
+/* Mid and large blocks are reused: a loop that allocates and frees blocks of 1..64 KiB and of
+ * 100 KiB, 512 KiB and 1 MiB many times maps no new region once warmed up (smblks flat), and
+ * every large request after the warm-up is a BigCache hit (keepcost grows by one per request).
+ * Contents are checked, so a block handed out twice would show. */
+#include "tiers.h"
+
+#define NMID 160
+#define ROUNDS 60
+#define WARMUP 3
+
+static const size_t large_sizes[] = {100 * KiB, 512 * KiB, 1 * MiB, 100 * KiB, 1 * MiB};
+#define NLARGE (sizeof large_sizes / sizeof large_sizes[0])
+
+static unsigned char *mid[NMID], *large[NLARGE];
+
+/* The same sizes every round, so that the warm-up has seen the loop's peak. */
+static size_t mid_size(unsigned i)
+{
+  return 1025 + (size_t)((i * 2654435761u) % (64 * KiB - 1024));
+}
+
+/* One round: every block allocated, stamped, checked and freed. */
+static int round_trip(unsigned r)
+{
+  int bad = 0;
+  for (unsigned i = 0; i < NMID; i++) {
+    size_t n = mid_size(i);
+    mid[i] = malloc(n);
+    if (!mid[i]) return -1;
+    mid[i][0] = (unsigned char)i;
+    mid[i][n - 1] = (unsigned char)(i + r);
+  }
+  for (unsigned i = 0; i < NLARGE; i++) {
+    large[i] = malloc(large_sizes[i]);
+    if (!large[i]) return -1;
+    touch(large[i], large_sizes[i], (unsigned char)(i + r));
+  }
+  for (unsigned j = 0; j < NMID; j++) { /* freed in a different order each round */
+    unsigned i = (j * 7 + r * 13) % NMID;
+    size_t n = mid_size(i);
+    bad += mid[i][0] != (unsigned char)i || mid[i][n - 1] != (unsigned char)(i + r);
+    free(mid[i]);
+  }
+  for (unsigned i = 0; i < NLARGE; i++) {
+    bad += large[i][large_sizes[i] - 1] != (unsigned char)(i + r);
+    free(large[i]);
+  }
+  return bad;
+}
+
+int main(void)
+{
+  plan(5);
+  watchdog(120);
+  int bad = 0;
+  for (unsigned r = 0; r < WARMUP; r++) bad += round_trip(r);
+  struct mallinfo2 m0 = mallinfo2();
+  for (unsigned r = WARMUP; r < ROUNDS; r++) bad += round_trip(r);
+  struct mallinfo2 m1 = mallinfo2();
+  diag("after warm-up: smblks %zu, arena %.1f MiB, keepcost %zu; after %d rounds: smblks %zu, "
+       "arena %.1f MiB, keepcost %zu", m0.smblks, mib(m0.arena), m0.keepcost, ROUNDS, m1.smblks,
+       mib(m1.arena), m1.keepcost);
+  ok(bad == 0, "every block kept its contents (%d bad)", bad);
+  ok(m0.smblks > 0, "the warm-up mapped regions (%zu)", m0.smblks);
+  ok(m1.smblks == m0.smblks, "no region mapped after the warm-up (smblks %zu -> %zu)", m0.smblks,
+     m1.smblks);
+  size_t want = (ROUNDS - WARMUP) * NLARGE;
+  ok(m1.keepcost - m0.keepcost >= want, "every large request after the warm-up hit the BigCache "
+     "(keepcost +%zu, %zu requests)", m1.keepcost - m0.keepcost, want);
+  ok(m1.arena <= m0.arena, "bytes mapped did not grow (%zu -> %zu)", m0.arena, m1.arena);
+  return exit_status();
+}
