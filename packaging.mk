@@ -3,8 +3,8 @@
 #
 #   make check           also runs the quick tests below: manual pages, options table, launcher,
 #                        hakmem-preload on throwaway trees and in a private mount namespace
-#   make deb             Debian packages from the dist tarball, into packages/deb/
-#   make rpm             RPM packages from the dist tarball, into packages/rpm/
+#   make deb             Debian packages from the dist tarball, into build-packages/deb/
+#   make rpm             RPM packages from the dist tarball, into build-packages/rpm/
 #   make lintian         lintian --fail-on error,warning on the Debian upload
 #   make check-packages  all of the above, then the package tests: install into throwaway roots,
 #                        run programs under the installed library, build against it
@@ -32,7 +32,8 @@ hak_package_tests = \
 # from the source tree to the unpacked tarball, whose contents are then the 3.0 (quilt) upstream.
 EXTRA_DIST += tests/install/tap-lib.sh $(hak_package_tests) rpm/hakmem.spec
 
-hak_pkgdir = packages
+# Under build*, which git ignores, in an in-tree build as in a VPATH one.
+hak_pkgdir = build-packages
 
 deb: dist-gzip
 	$(SHELL) $(srcdir)/tools/make-deb.sh $(distdir).tar.gz $(srcdir)/debian $(hak_pkgdir)/deb

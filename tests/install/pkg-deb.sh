@@ -5,7 +5,7 @@
 # builds against it, hakmem-preload works, and removal and purge take the preload line out.
 # Run by "make check-packages".
 . "${srcdir:-$(dirname "$0")/../..}/tests/install/tap-lib.sh"
-: "${HAK_PKG_DIR:=packages}"
+: "${HAK_PKG_DIR:=build-packages}"
 pkgdir=$(cd "$HAK_PKG_DIR/deb" 2> /dev/null && pwd) || skip_all "no $HAK_PKG_DIR/deb; run make deb"
 ls "$pkgdir"/*.deb > /dev/null 2>&1 || skip_all "no .deb packages in $pkgdir"
 command -v dpkg-deb > /dev/null 2>&1 || skip_all "dpkg-deb is not installed"

@@ -3,7 +3,7 @@
 # every file where the packages have it; pkg-config gives a compile line that works against that
 # tree; "make uninstall" takes everything away again.  Run by "make check-packages".
 . "${srcdir:-$(dirname "$0")/../..}/tests/install/tap-lib.sh"
-: "${HAK_PKG_DIR:=packages}" "${HAK_TARBALL:?}" "${MAKE:=make}"
+: "${HAK_PKG_DIR:=build-packages}" "${HAK_TARBALL:?}" "${MAKE:=make}"
 tarball=$(cd "$(dirname "$HAK_TARBALL")" && pwd)/$(basename "$HAK_TARBALL")
 pkgdir=$(cd "$HAK_PKG_DIR" && pwd)
 tmp=$(mktemp -d) || bail_out "mktemp failed"

@@ -4,7 +4,7 @@
 # there, the %preun/%postun scriptlets run on /etc/ld.so.preload inside a private mount namespace,
 # and an erase.  Run by "make check-packages".
 . "${srcdir:-$(dirname "$0")/../..}/tests/install/tap-lib.sh"
-: "${HAK_PKG_DIR:=packages}"
+: "${HAK_PKG_DIR:=build-packages}"
 pkgdir=$(cd "$HAK_PKG_DIR/rpm" 2> /dev/null && pwd) || skip_all "no $HAK_PKG_DIR/rpm; run make rpm"
 command -v rpm > /dev/null 2>&1 || skip_all "rpm is not installed"
 main=$(ls "$pkgdir"/hakmem-[0-9]*.rpm 2> /dev/null | grep -v '\.src\.rpm$' | head -n 1)
