@@ -36,6 +36,7 @@ void hak_maintain(void)
   double now = hak_os_now();
   uint64_t ms = (uint64_t)(now * 1000), due = atomic_load_explicit(&next_due_ms, memory_order_relaxed);
   if (ms < due || !atomic_compare_exchange_strong(&next_due_ms, &due, ms + 100)) return;
+  hak_heap_trim(); /* this thread's wholly free slabs, current ones too, go back to the pool */
   hak_pool_maintain(now);
   hak_bigcache_maintain(now);
 }

@@ -40,9 +40,10 @@ HAK_INLINE void hak_ensure_init(void)
   if (hak_unlikely(!__atomic_load_n(&hak_initialized, __ATOMIC_ACQUIRE))) hak_init_slow();
 }
 
-/* Housekeeping (init.c): applies the caches' time bounds at most every 100 ms, so that memory
- * goes back to the OS on time in a program that still allocates a little, not only in one that
- * frees and maps SuperSlabs.  Called from slow paths. */
+/* Housekeeping (init.c): at most every 100 ms, the calling thread gives its wholly free slabs
+ * back to the pool and the caches' time bounds are applied, so that memory goes back to the OS
+ * on time in a program that still allocates a little, not only in one that frees and maps
+ * SuperSlabs.  Called from slow paths. */
 void hak_maintain(void);
 
 /* Fork and thread exit (init.c). */
