@@ -26,6 +26,8 @@ static inline bool hak_is_pow2(size_t x) { return x != 0 && (x & (x - 1)) == 0; 
 /* Messages: formatted on the stack, written with write(2) (DESIGN invariant 2).
  * hak_msg understands %s, %d, %u, %zu, %p and %x, which is all the allocator prints. */
 void hak_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Writes one formatted line (a newline is added) to fd; errno is kept. */
+void hak_vmsg_fd(int fd, const char *fmt, __builtin_va_list ap);
 _Noreturn void hak_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Formats into buf (always NUL-terminated); returns the length written. */
 size_t hak_vformat(char *buf, size_t cap, const char *fmt, __builtin_va_list ap);

@@ -83,7 +83,7 @@ static void *huge_alloc(size_t size, size_t align)
 
 static struct {
   pthread_mutex_t lock;
-  hak_ss_t *head[BC_BUCKETS], *tail[BC_BUCKETS];
+  hak_ss_list_t bucket[BC_BUCKETS]; /* newest first */
   size_t bytes;
   size_t hits, misses, evictions;
 } bc = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -110,11 +110,7 @@ static size_t bc_size(int b)
 
 static void bc_unlink(int b, hak_ss_t *ss)
 {
-  if (ss->prev) ss->prev->next = ss->next;
-  else bc.head[b] = ss->next;
-  if (ss->next) ss->next->prev = ss->prev;
-  else bc.tail[b] = ss->prev;
-  ss->next = ss->prev = NULL;
+  hak_ss_list_unlink(&bc.bucket[b], ss);
   bc.bytes -= ss->map_size;
 }
 
@@ -128,9 +124,11 @@ static hak_ss_t *bc_expire_locked(double now, bool all)
   for (;;) {
     int oldest = -1;
     for (int b = 0; b < BC_BUCKETS; b++)
-      if (bc.tail[b] && (oldest < 0 || bc.tail[b]->cached_at < bc.tail[oldest]->cached_at)) oldest = b;
+      if (bc.bucket[b].tail &&
+          (oldest < 0 || bc.bucket[b].tail->cached_at < bc.bucket[oldest].tail->cached_at))
+        oldest = b;
     if (oldest < 0) break;
-    hak_ss_t *ss = bc.tail[oldest];
+    hak_ss_t *ss = bc.bucket[oldest].tail;
     if (!all && bc.bytes <= max_bytes && now - ss->cached_at <= ttl) break;
     bc_unlink(oldest, ss);
     bc.evictions++;
@@ -157,7 +155,7 @@ static hak_ss_t *bc_take(int b)
   if (b < 0) return NULL;
   double now = hak_os_now();
   pthread_mutex_lock(&bc.lock);
-  hak_ss_t *ss = bc.head[b];
+  hak_ss_t *ss = bc.bucket[b].head;
   if (ss) {
     bc_unlink(b, ss);
     bc.hits++;
@@ -181,11 +179,7 @@ static void bc_put(hak_ss_t *ss)
   double now = hak_os_now();
   pthread_mutex_lock(&bc.lock);
   ss->cached_at = now;
-  ss->prev = NULL;
-  ss->next = bc.head[b];
-  if (ss->next) ss->next->prev = ss;
-  else bc.tail[b] = ss;
-  bc.head[b] = ss;
+  hak_ss_list_push(&bc.bucket[b], ss);
   bc.bytes += ss->map_size;
   hak_ss_t *old = bc_expire_locked(now, false);
   pthread_mutex_unlock(&bc.lock);

@@ -26,8 +26,7 @@ bool hak_os_remap(void *old, size_t old_size, void *new_addr, size_t new_size);
 /* Reserves address space only: no access, no memory. */
 void *hak_os_reserve(size_t size);
 
-/* Writes all of buf to stderr, retrying on EINTR; errno is kept. */
-void hak_os_write_err(const char *buf, size_t len);
+/* Messages go out through hak_vmsg_fd (internal.h), one write(2) per line. */
 /* The value of an environment variable, read from environ without allocating; NULL if unset. */
 const char *hak_os_getenv(const char *name);
 /* Seconds from a monotonic clock (vDSO). */

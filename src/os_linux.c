@@ -111,19 +111,6 @@ void *hak_os_reserve(size_t size)
   return os_mmap(NULL, size, PROT_NONE);
 }
 
-void hak_os_write_err(const char *buf, size_t len)
-{
-  int e = errno;
-  while (len > 0) {
-    ssize_t n = write(STDERR_FILENO, buf, len);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    buf += n;
-    len -= (size_t)n;
-  }
-  errno = e;
-}
-
 const char *hak_os_getenv(const char *name)
 {
   size_t n = strlen(name);
@@ -239,25 +226,34 @@ size_t hak_format(char *buf, size_t cap, const char *fmt, ...)
   return n;
 }
 
-void hak_msg(const char *fmt, ...)
+void hak_vmsg_fd(int fd, const char *fmt, va_list ap)
 {
   char buf[512];
+  size_t n = hak_vformat(buf, sizeof buf - 1, fmt, ap);
+  buf[n++] = '\n';
+  int e = errno;
+  for (size_t done = 0; done < n;) {
+    ssize_t w = write(fd, buf + done, n - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) break;
+    done += (size_t)w;
+  }
+  errno = e;
+}
+
+void hak_msg(const char *fmt, ...)
+{
   va_list ap;
   va_start(ap, fmt);
-  size_t n = hak_vformat(buf, sizeof buf - 1, fmt, ap);
+  hak_vmsg_fd(STDERR_FILENO, fmt, ap);
   va_end(ap);
-  buf[n++] = '\n';
-  hak_os_write_err(buf, n);
 }
 
 _Noreturn void hak_fatal(const char *fmt, ...)
 {
-  char buf[512];
   va_list ap;
   va_start(ap, fmt);
-  size_t n = hak_vformat(buf, sizeof buf - 1, fmt, ap);
+  hak_vmsg_fd(STDERR_FILENO, fmt, ap);
   va_end(ap);
-  buf[n++] = '\n';
-  hak_os_write_err(buf, n);
   abort();
 }

@@ -50,17 +50,10 @@ static int out_fd = STDERR_FILENO;
 static void out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void out(const char *fmt, ...)
 {
-  char buf[256];
   va_list ap;
   va_start(ap, fmt);
-  size_t n = hak_vformat(buf, sizeof buf - 1, fmt, ap);
+  hak_vmsg_fd(out_fd, fmt, ap);
   va_end(ap);
-  buf[n++] = '\n';
-  for (size_t done = 0; done < n;) {
-    ssize_t w = write(out_fd, buf + done, n - done);
-    if (w <= 0) return;
-    done += (size_t)w;
-  }
 }
 
 /* Right-aligns the decimal v in a field of width w (our formatter has no widths). */

@@ -27,7 +27,7 @@ void hak_region_mark(const void *ss, bool ours)
 
 static struct {
   pthread_mutex_t lock;
-  hak_ss_t *head, *tail;  /* most recently cached first */
+  hak_ss_list_t list;     /* most recently cached first */
   size_t count;
   size_t mapped, unmapped, live; /* regions mapped and unmapped in all, live now */
   size_t bytes_mapped, bytes_peak;
@@ -35,11 +35,7 @@ static struct {
 
 static void lru_unlink(hak_ss_t *ss)
 {
-  if (ss->prev) ss->prev->next = ss->next;
-  else lru.head = ss->next;
-  if (ss->next) ss->next->prev = ss->prev;
-  else lru.tail = ss->prev;
-  ss->next = ss->prev = NULL;
+  hak_ss_list_unlink(&lru.list, ss);
   ss->listed = 0;
   lru.count--;
 }
@@ -69,9 +65,10 @@ static hak_ss_t *lru_expire_locked(double now, bool all)
   size_t max_bytes = (size_t)hak_opt.SUPERSLAB_MAX_MEMORY_MB << 20;
   double ttl = hak_opt.SUPERSLAB_TTL_SEC;
   hak_ss_t *out = NULL;
-  while (lru.tail && (all || lru.count > max_count || lru.count * HAK_SS_SIZE > max_bytes ||
-                      now - lru.tail->cached_at > ttl)) {
-    hak_ss_t *ss = lru.tail;
+  hak_ss_t *ss;
+  while ((ss = lru.list.tail) != NULL && (all || lru.count > max_count ||
+                                          lru.count * HAK_SS_SIZE > max_bytes ||
+                                          now - ss->cached_at > ttl)) {
     lru_unlink(ss);
     ss->next = out;
     out = ss;
@@ -98,11 +95,7 @@ static void lru_put(hak_ss_t *ss)
   ss->magic = 0; /* a pointer into a cached SuperSlab is nobody's block */
   ss->cached_at = now;
   ss->listed = 1;
-  ss->prev = NULL;
-  ss->next = lru.head;
-  if (lru.head) lru.head->prev = ss;
-  else lru.tail = ss;
-  lru.head = ss;
+  hak_ss_list_push(&lru.list, ss);
   lru.count++;
   hak_ss_t *old = lru_expire_locked(now, false);
   pthread_mutex_unlock(&lru.lock);
@@ -112,7 +105,7 @@ static void lru_put(hak_ss_t *ss)
 static hak_ss_t *lru_get(void)
 {
   pthread_mutex_lock(&lru.lock);
-  hak_ss_t *ss = lru.head;
+  hak_ss_t *ss = lru.list.head;
   if (ss) lru_unlink(ss);
   hak_ss_t *old = lru_expire_locked(hak_os_now(), false);
   pthread_mutex_unlock(&lru.lock);
@@ -146,7 +139,7 @@ typedef struct {
   hak_slab_t *dirty;       /* EMPTY slabs whose pages are still there, newest first */
   hak_slab_t *dirty_tail;
   hak_slab_t *clean;       /* EMPTY slabs whose pages went back to the OS */
-  hak_ss_t *with_unused;   /* SuperSlabs with UNUSED slabs left, doubly linked */
+  hak_ss_list_t with_unused; /* SuperSlabs with UNUSED slabs left */
   size_t active;           /* ACTIVE slabs of this kind */
 } hak_pool_t;
 
@@ -214,21 +207,15 @@ static void pool_purge_locked(hak_pool_t *pool, double now, bool all)
   }
 }
 
-static void ss_list_push(hak_ss_t **head, hak_ss_t *ss)
+static void unused_push(hak_pool_t *pool, hak_ss_t *ss)
 {
-  ss->prev = NULL;
-  ss->next = *head;
-  if (*head) (*head)->prev = ss;
-  *head = ss;
+  hak_ss_list_push(&pool->with_unused, ss);
   ss->listed = 1;
 }
 
-static void ss_list_unlink(hak_ss_t **head, hak_ss_t *ss)
+static void unused_unlink(hak_pool_t *pool, hak_ss_t *ss)
 {
-  if (ss->prev) ss->prev->next = ss->next;
-  else *head = ss->next;
-  if (ss->next) ss->next->prev = ss->prev;
-  ss->next = ss->prev = NULL;
+  hak_ss_list_unlink(&pool->with_unused, ss);
   ss->listed = 0;
 }
 
@@ -275,15 +262,15 @@ hak_slab_t *hak_pool_take(unsigned kind, unsigned cls, hak_heap_t *heap)
       empty_unlink(pool, s);
       break;
     }
-    hak_ss_t *ss = pool->with_unused;
+    hak_ss_t *ss = pool->with_unused.head;
     if (!ss && fresh) {
-      ss_list_push(&pool->with_unused, fresh);
+      unused_push(pool, fresh);
       ss = fresh;
       fresh = NULL;
     }
     if (ss) {
       s = &ss->slabs[ss->next_unused++];
-      if (ss->next_unused == ss->nslabs) ss_list_unlink(&pool->with_unused, ss);
+      if (ss->next_unused == ss->nslabs) unused_unlink(pool, ss);
       break;
     }
     pthread_mutex_unlock(&pool->lock);
@@ -303,7 +290,7 @@ hak_slab_t *hak_pool_take(unsigned kind, unsigned cls, hak_heap_t *heap)
   pthread_mutex_unlock(&pool->lock);
   if (fresh) { /* another thread refilled the pool while this one mapped: keep it for later */
     pthread_mutex_lock(&pool->lock);
-    ss_list_push(&pool->with_unused, fresh);
+    unused_push(pool, fresh);
     pthread_mutex_unlock(&pool->lock);
   }
   slab_format(s, cls, heap);
@@ -334,7 +321,7 @@ void hak_pool_give(hak_slab_t *s)
   for (unsigned i = 0; i < ss->next_unused; i++)
     if (ss->slabs[i].list == HAK_LIST_DIRTY || ss->slabs[i].list == HAK_LIST_CLEAN)
       empty_unlink(pool, &ss->slabs[i]);
-  if (ss->listed) ss_list_unlink(&pool->with_unused, ss);
+  if (ss->listed) unused_unlink(pool, ss);
   pthread_mutex_unlock(&pool->lock);
   lru_put(ss);
 }

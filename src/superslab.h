@@ -94,6 +94,30 @@ HAK_INLINE hak_ss_t *hak_ss_of_slab(hak_slab_t *s)
   return (hak_ss_t *)((uintptr_t)s & ~(uintptr_t)HAK_SS_MASK);
 }
 
+/* A doubly linked list of SuperSlabs, newest at the head: the LRU cache, the BigCache buckets
+ * and the pool's SuperSlabs with unused slabs.  The caller holds the list's lock. */
+typedef struct {
+  hak_ss_t *head, *tail;
+} hak_ss_list_t;
+
+static inline void hak_ss_list_push(hak_ss_list_t *l, hak_ss_t *ss)
+{
+  ss->prev = NULL;
+  ss->next = l->head;
+  if (l->head) l->head->prev = ss;
+  else l->tail = ss;
+  l->head = ss;
+}
+
+static inline void hak_ss_list_unlink(hak_ss_list_t *l, hak_ss_t *ss)
+{
+  if (ss->prev) ss->prev->next = ss->next;
+  else l->head = ss->next;
+  if (ss->next) ss->next->prev = ss->prev;
+  else l->tail = ss->prev;
+  ss->next = ss->prev = NULL;
+}
+
 /* ---- the region map ---------------------------------------------------------------------- */
 #define HAK_VA_BITS 48
 /* In .bss: 16 MiB of address space, of which only the pages covering regions in use are ever
