@@ -89,12 +89,12 @@ static void put_row(const row_t *o, enum kind k)
   put_text(o->doc, 1);
   len = strlen(o->doc);
   printf("%s\n", len && o->doc[len - 1] == '.' ? "" : ".");
-  printf("Example:\n.RS\n.EX\nHAKMEM_");
+  printf(".br\nExample: \\fBHAKMEM_");
   put_text(o->name, 0);
   putchar('=');
   if (k == STR) put_text(is_path ? "/tmp/hakmem.txt" : "text", 0);
   else put_value(k, example_value(o, k));
-  printf(" hakmem myprogram\n.EE\n.RE\n");
+  printf(" hakmem\\fP \\fImyprogram\\fP\n");
 }
 
 int main(int argc, char **argv)
