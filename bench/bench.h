@@ -5,8 +5,10 @@
  * Every program ends with one line of key=value pairs that bench/compare.py reads:
  *   bench=NAME ... time_s=SECONDS ops=N ops_per_s=RATE maxrss_kb=KB malloc=PROVIDER check=X
  *       ru_maxrss_kb=KB
+ *       final_rss_kb=KB
  * maxrss_kb is the peak resident set in KiB (VmHWM; see bench_maxrss_kb), ru_maxrss_kb is
- * getrusage(RUSAGE_SELF).ru_maxrss; malloc names the allocator library found mapped in the
+ * getrusage(RUSAGE_SELF).ru_maxrss; final_rss_kb is the resident set when the program has freed
+ * everything, just before it prints (bench_rss_kb): what the allocator still holds; malloc names the allocator library found mapped in the
  * process (a check that the preload took). */
 #ifndef BENCH_H
 #define BENCH_H
@@ -78,6 +80,21 @@ static inline long bench_maxrss_kb(void)
   buf[n] = '\0';
   const char *h = strstr(buf, "VmHWM:");
   return h ? strtol(h + 6, NULL, 10) : bench_ru_maxrss_kb();
+}
+
+/* Resident set now, in KiB: the second field of /proc/self/statm times the page size. */
+static inline long bench_rss_kb(void)
+{
+  char buf[128];
+  int fd = open("/proc/self/statm", O_RDONLY);
+  if (fd < 0) return -1;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return -1;
+  buf[n] = '\0';
+  char *s = buf;
+  strtol(s, &s, 10);
+  return strtol(s, NULL, 10) * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
 /* A positive integer argument, or exit with the usage line. */

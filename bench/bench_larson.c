@@ -157,11 +157,13 @@ int main(int argc, char **argv)
     free(chain[i].slot);
   }
   free(chain);
+  long final_kb = bench_rss_kb();
 
   printf("bench=larson threads=%llu duration=%s min=%zu max=%zu slots=%zu ops_per_round=%llu "
          "seed=%llu time_s=%.6f ops=%llu ops_per_s=%.0f threads_run=%llu maxrss_kb=%ld "
-         "malloc=%s check=%llu ru_maxrss_kb=%ld\n",
+         "malloc=%s check=%llu ru_maxrss_kb=%ld final_rss_kb=%ld\n",
          nthreads, argv[2], min, max, nslots, per_round, seed, t, ops, (double)ops / t, threads,
-         bench_maxrss_kb(), bench_malloc_provider(), (unsigned long long)check, bench_ru_maxrss_kb());
+         bench_maxrss_kb(), bench_malloc_provider(), (unsigned long long)check, bench_ru_maxrss_kb(),
+         final_kb);
   return 0;
 }

@@ -122,9 +122,10 @@ int main(int argc, char **argv)
   unsigned long long ops = pairs * items;
   free(th);
   free(q);
+  long final_kb = bench_rss_kb();
   printf("bench=prodcons pairs=%llu items=%llu min=%zu max=%zu seed=%llu time_s=%.6f ops=%llu "
-         "ops_per_s=%.0f maxrss_kb=%ld malloc=%s check=%llu ru_maxrss_kb=%ld\n",
+         "ops_per_s=%.0f maxrss_kb=%ld malloc=%s check=%llu ru_maxrss_kb=%ld final_rss_kb=%ld\n",
          pairs, items, min, max, seed, t, ops, (double)ops / t, bench_maxrss_kb(),
-         bench_malloc_provider(), (unsigned long long)check, bench_ru_maxrss_kb());
+         bench_malloc_provider(), (unsigned long long)check, bench_ru_maxrss_kb(), final_kb);
   return 0;
 }

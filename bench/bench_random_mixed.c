@@ -50,10 +50,11 @@ int main(int argc, char **argv)
   for (size_t k = 0; k < ws; k++) free(slot[k]);
   double t = bench_now() - t0;
   free(slot);
+  long final_kb = bench_rss_kb();
 
   printf("bench=random_mixed iterations=%llu working_set=%llu seed=%llu time_s=%.6f ops=%llu "
-         "ops_per_s=%.0f maxrss_kb=%ld malloc=%s check=%llu ru_maxrss_kb=%ld\n",
+         "ops_per_s=%.0f maxrss_kb=%ld malloc=%s check=%llu ru_maxrss_kb=%ld final_rss_kb=%ld\n",
          iters, ws, seed, t, iters, (double)iters / t, bench_maxrss_kb(), bench_malloc_provider(),
-         (unsigned long long)check, bench_ru_maxrss_kb());
+         (unsigned long long)check, bench_ru_maxrss_kb(), final_kb);
   return 0;
 }

@@ -4,9 +4,11 @@
 Each benchmark runs once per allocator per repetition, round-robin: within a repetition every
 allocator runs every benchmark before the next repetition starts, and the allocator order
 rotates from one repetition to the next, so that a noisy neighbour or a frequency change hits
-all allocators alike.  The table gives the median wall time (measured inside the program) and
-the median peak RSS (getrusage ru_maxrss) of each allocator, and their ratios to mimalloc
-(time ratio < 1: faster than mimalloc; RSS ratio < 1: smaller).
+all allocators alike.  The tables give, per allocator, the median wall time (measured inside the
+program), the median peak RSS (VmHWM) and the median final RSS (the resident set once the
+program has freed everything: what the allocator keeps), and their ratios to mimalloc (< 1:
+faster or smaller than mimalloc).  The phase benchmark also reports RSS at the end of an idle
+period; it gets a table of its own.
 
 glibc runs with no preload; the others run with LD_PRELOAD.  An allocator whose library is not
 installed is skipped with a note.  Every run checks that the program saw the intended
@@ -52,6 +54,16 @@ BENCHMARKS = [
     ("prodcons_1p_to128k", "bench_prodcons", ["1", "200000", "16", "131072", "1"],
      ["1", "40000", "16", "131072", "1"],
      "1 pair, 16..131072 B (half the blocks above 64 KiB)"),
+    ("mid", "bench_mid", ["1000000", "1024", "1"], ["300000", "1024", "1"],
+     "1 thread, 1..64 KiB, 1024 live slots (~33 MB live)"),
+    ("realloc_growth", "bench_realloc", ["2000000", "16", "4194304", "1"],
+     ["500000", "16", "4194304", "1"],
+     "16 buffers grown by 1..256 B appends up to 4 MiB; half exact (string builder), half doubling"),
+    ("large", "bench_large", ["2000", "4", "262144", "8388608", "1"],
+     ["500", "4", "262144", "8388608", "1"],
+     "256 KiB..8 MiB, 4 live slots, every page touched"),
+    ("phase", "bench_phase", ["256", "2000", "1"], ["128", "1000", "1"],
+     "burst to 256 MiB (16 B..4 MiB), free all, idle 2 s, again; idle time not counted"),
 ]
 
 
@@ -168,7 +180,16 @@ def main():
         med[key] = (statistics.median(float(r["time_s"]) for r in rs),
                     statistics.median(int(r["maxrss_kb"]) for r in rs),
                     min(float(r["time_s"]) for r in rs), max(float(r["time_s"]) for r in rs),
-                    len(rs))
+                    len(rs),
+                    statistics.median(int(r.get("final_rss_kb", -1)) for r in rs))
+
+    def kb_median(label, n, field):
+        v = [int(r[field]) for r in results.get((label, n), []) if field in r]
+        return statistics.median(v) if v else None
+
+    def kb_range(label, n, field):
+        v = [int(r[field]) for r in results.get((label, n), []) if field in r]
+        return (min(v), max(v)) if v else None
 
     def paired(label, n):
         """Median over repetitions of time / mimalloc's time in the same repetition: runs next to
@@ -182,33 +203,58 @@ def main():
         m = med.get((label, "mimalloc"))
         return m[i] if m else None
 
-    print("## Time and peak RSS relative to mimalloc (median of %d runs; < 1 is better)\n" % reps)
-    print("| benchmark | " + " | ".join("%s time" % n for n in names) + " | " +
-          " | ".join("%s RSS" % n for n in names) + " |")
-    print("|---" * (1 + 2 * len(names)) + "|")
-    for label, *_ in benches:
-        cells = []
-        for i in (0, 1):
+    # One table per measure: rows are benchmarks, columns allocators, cells ratios to mimalloc.
+    for title, i in (("Time", 0), ("Peak RSS", 1), ("Final RSS (everything freed)", 5)):
+        print("## %s relative to mimalloc (median of %d runs; < 1 is better)\n" % (title, reps))
+        print("| benchmark | " + " | ".join(names) + " |")
+        print("|---" + "|---:" * len(names) + "|")
+        for label, *_ in benches:
+            cells = []
             for n in names:
                 m = med.get((label, n))
                 cells.append("FAIL" if m is None else fmt_ratio(m[i], base(label, i)))
-        print("| %s | %s |" % (label, " | ".join(cells)))
+            print("| %s | %s |" % (label, " | ".join(cells)))
+        print()
 
-    print("\n## Absolute medians\n")
+    print("## Absolute medians\n")
     print("| benchmark | allocator | time (s) | min..max (s) | time / mimalloc | paired ratio | "
-          "peak RSS (MiB) | RSS / mimalloc | runs ok |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+          "peak RSS (MiB) | min..max | RSS / mimalloc | final RSS (MiB) | min..max | "
+          "final / mimalloc | runs ok |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+
+    def mib_range(label, n, field):
+        r = kb_range(label, n, field)
+        return "%.1f..%.1f" % (r[0] / 1024.0, r[1] / 1024.0) if r else "-"
+
     for label, *_ in benches:
         for n in names:
             m = med.get((label, n))
             nerr = len(errors.get((label, n), []))
             if m is None:
-                print("| %s | %s | FAIL | | | | | | 0/%d |" % (label, n, nerr))
+                print("| %s | %s | FAIL | | | | | | | | | | 0/%d |" % (label, n, nerr))
                 continue
-            print("| %s | %s | %.4f | %.4f..%.4f | %s | %s | %.1f | %s | %d/%d |" % (
+            print("| %s | %s | %.4f | %.4f..%.4f | %s | %s | %.1f | %s | %s | %.1f | %s | %s | %d/%d |" % (
                 label, n, m[0], m[2], m[3], fmt_ratio(m[0], base(label, 0)), paired(label, n),
-                m[1] / 1024.0,
-                fmt_ratio(m[1], base(label, 1)), m[4], m[4] + nerr))
+                m[1] / 1024.0, mib_range(label, n, "maxrss_kb"),
+                fmt_ratio(m[1], base(label, 1)), m[5] / 1024.0, mib_range(label, n, "final_rss_kb"),
+                fmt_ratio(m[5], base(label, 5)), m[4], m[4] + nerr))
+
+    phased = [b for b in benches if any("idle_end_rss_kb" in r for (l, _), rs in results.items()
+                                        if l == b[0] for r in rs)]
+    for label, *_ in phased:
+        print("\n## %s: RSS through the phases (median MiB; min..max)\n" % label)
+        print("| allocator | before | peak | burst freed | end of idle 1 | end of idle 2 (final) | "
+              "final / mimalloc |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for n in names:
+            if (label, n) not in med:
+                continue
+            cells = []
+            for f in ("base_rss_kb", "maxrss_kb", "freed_rss_kb", "idle_end_rss_kb", "final_rss_kb"):
+                v = kb_median(label, n, f)
+                cells.append("-" if v is None else "%.1f (%s)" % (v / 1024.0, mib_range(label, n, f)))
+            print("| %s | %s | %s |" % (n, " | ".join(cells), fmt_ratio(med[(label, n)][5],
+                                                                        base(label, 5))))
 
     print("\n## Commands\n")
     print("Run from the build directory; glibc runs with no LD_PRELOAD.\n")

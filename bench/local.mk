@@ -2,7 +2,8 @@
 # `make bench-compare` builds them and the library and runs bench/compare.py against every
 # installed allocator (see docs/benchmarks.md); BENCH_ARGS passes options, e.g. BENCH_ARGS=--quick.
 # `make bench-callgrind` counts instructions per malloc/free pair with valgrind.
-BENCH_BINS = bench/bench_random_mixed bench/bench_larson bench/bench_prodcons
+BENCH_BINS = bench/bench_random_mixed bench/bench_larson bench/bench_prodcons bench/bench_mid \
+	bench/bench_realloc bench/bench_large bench/bench_phase
 # Other fragments add to EXTRA_PROGRAMS with +=; this is its first definition.
 EXTRA_PROGRAMS = $(BENCH_BINS)
 CLEANFILES += $(BENCH_BINS)
@@ -10,6 +11,10 @@ CLEANFILES += $(BENCH_BINS)
 bench_bench_random_mixed_SOURCES = bench/bench_random_mixed.c bench/bench.h
 bench_bench_larson_SOURCES = bench/bench_larson.c bench/bench.h
 bench_bench_prodcons_SOURCES = bench/bench_prodcons.c bench/bench.h
+bench_bench_mid_SOURCES = bench/bench_mid.c bench/bench.h
+bench_bench_realloc_SOURCES = bench/bench_realloc.c bench/bench.h
+bench_bench_large_SOURCES = bench/bench_large.c bench/bench.h
+bench_bench_phase_SOURCES = bench/bench_phase.c bench/bench.h
 EXTRA_DIST += bench/compare.py bench/callgrind.sh
 
 PYTHON3 = python3
