@@ -83,14 +83,6 @@ static inline void sleep_ms(unsigned ms)
   }
 }
 
-/* A check of a known allocator bug (TAP TODO): reported as "not ok ... # TODO why" while it
- * fails, without failing the test, and as an unexpected pass once the bug is fixed. */
-static inline void todo_ok(int cond, const char *why, const char *what)
-{
-  tap_run++;
-  tap_line("", "%sok %d - %s # TODO %s", cond ? "" : "not ", tap_run, what, why);
-}
-
 static inline double mib(size_t b)
 {
   return (double)b / (double)MiB;
