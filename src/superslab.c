@@ -349,8 +349,11 @@ hak_slab_t *hak_partial_pop(unsigned cls, hak_heap_t *heap)
   return s;
 }
 
+static void partial_drain(void);
+
 void hak_pool_maintain(double now)
 {
+  partial_drain();
   for (unsigned k = 0; k < HAK_SS_NKINDS; k++) {
     if (!__atomic_load_n(&pools[k].dirty_tail, __ATOMIC_RELAXED)) continue;
     pthread_mutex_lock(&pools[k].lock);
@@ -377,12 +380,21 @@ bool hak_partial_take(hak_slab_t *s, hak_heap_t *heap)
   return taken;
 }
 
-size_t hak_pool_trim(void)
+/* Slabs on the shared partial lists may be wholly free once their remote lists are drained:
+ * each list is taken whole, drained outside the lock, and what still has live blocks goes
+ * back.  A slab off the list meanwhile reads as unowned and unlisted, so frees into it push. */
+static void partial_drain(void)
 {
-  /* Slabs that no thread owns may be wholly free once their remote lists are drained. */
   for (unsigned c = 0; c < HAK_NCLASSES; c++) {
-    hak_slab_t *keep = NULL, *s;
-    while ((s = hak_partial_pop(c, NULL)) != NULL) {
+    hak_partial_t *p = &partial[c];
+    if (!__atomic_load_n(&p->head, __ATOMIC_RELAXED)) continue;
+    pthread_mutex_lock(&p->lock);
+    hak_slab_t *list = p->head, *keep = NULL, *s;
+    p->head = NULL;
+    for (s = list; s; s = s->next) s->list = HAK_LIST_NONE;
+    pthread_mutex_unlock(&p->lock);
+    while ((s = list) != NULL) {
+      list = s->next;
       uintptr_t r = atomic_exchange_explicit(&s->remote, 0, memory_order_acquire);
       while (r) {
         void **b = (void **)r;
@@ -398,12 +410,19 @@ size_t hak_pool_trim(void)
         keep = s;
       }
     }
-    while (keep) {
-      s = keep;
+    if (!keep) continue;
+    pthread_mutex_lock(&p->lock);
+    while ((s = keep) != NULL) {
       keep = s->next;
-      hak_partial_push(s);
+      slab_list_push(&p->head, s, HAK_LIST_PARTIAL);
     }
+    pthread_mutex_unlock(&p->lock);
   }
+}
+
+size_t hak_pool_trim(void)
+{
+  partial_drain();
   size_t purged = 0;
   for (unsigned k = 0; k < HAK_SS_NKINDS; k++) {
     pthread_mutex_lock(&pools[k].lock);

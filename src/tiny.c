@@ -271,8 +271,9 @@ static bool slab_win_back(hak_heap_t *h, hak_slab_t *s, void *p)
   return true;
 }
 
-/* This thread now owns s, which no thread owned: its blocks, p among them, come home, and it
- * joins this thread's queues (or the pool, if nothing in it is live any more). */
+/* This thread has taken s, which no thread owned: its blocks, p among them, come home.  A
+ * wholly free slab goes to the pool.  Otherwise the thread keeps it if it allocates from the
+ * class, and puts it back on the shared partial list if it does not (it would only hoard it). */
 static void slab_adopt(hak_heap_t *h, hak_slab_t *s, void *p)
 {
   if (p) {
@@ -284,14 +285,15 @@ static void slab_adopt(hak_heap_t *h, hak_slab_t *s, void *p)
   }
   slab_collect(s);
   if (s->used == 0) hak_pool_give(s);
+  else if (h->slab[s->cls] == &hak_slab_none) hak_partial_push(s);
   else own_push(h, s, s->free || s->carved < s->capacity ? HAK_LIST_WARM : HAK_LIST_FULL);
 }
 
-/* A free into a slab this thread does not own.  Three cases leave the slab with this thread:
- * its keeper freeing into it (slab_win_back); a slab left by a thread that exited, either on
- * the shared partial list or marked full without a keeper.  Memory freed into the slabs of
- * exited threads so comes back without waiting for some thread to allocate from them.  Every
- * other free is a push onto the slab's remote list. */
+/* A free into a slab this thread does not own.  The keeper of a marked full slab takes it back
+ * (slab_win_back).  A slab that no thread owns (left by a thread that exited, or passed on
+ * while full) is taken over and drained at once (slab_adopt), so that memory freed after its
+ * owner exited comes back without waiting for some thread to allocate from the class.  Every
+ * other free is one push onto the slab's remote list. */
 void hak_free_remote(hak_slab_t *s, void *p)
 {
   hak_heap_t *h = hak_tls_heap;
