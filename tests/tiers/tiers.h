@@ -60,11 +60,13 @@ static inline size_t rss_bytes(void)
   return statm;
 }
 
-/* Writes one byte per page of [p, p+n) and its last byte: every page becomes resident. */
+/* Writes one byte per 4 KiB of [p, p+n) and its last byte: every page becomes resident, also
+ * under qemu-user with a larger guest page, where the host (whose pages RSS counts) still maps
+ * 4 KiB pages one at a time. */
 static inline void touch(void *p, size_t n, unsigned char v)
 {
   volatile unsigned char *c = p;
-  size_t pg = page_size();
+  size_t pg = 4096;
   for (size_t i = 0; i < n; i += pg) c[i] = v;
   if (n) c[n - 1] = v;
 }
