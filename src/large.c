@@ -150,21 +150,37 @@ static size_t bc_release(hak_ss_t *list)
   return n;
 }
 
+/* How many buckets up a request may look: 8 buckets are two doublings.  A mapping up to
+ * BC_KEEP_UP buckets larger (at most one doubling) is used whole; one larger still gives its
+ * tail back (one munmap) and serves as one of the request's bucket.  Either is cheaper than a
+ * fresh mapping and its page faults. */
+#define BC_LOOK_UP 8
+#define BC_KEEP_UP 4
+
 static hak_ss_t *bc_take(int b)
 {
   if (b < 0) return NULL;
   double now = hak_os_now();
   pthread_mutex_lock(&bc.lock);
-  hak_ss_t *ss = bc.bucket[b].head;
-  if (ss) {
-    bc_unlink(b, ss);
-    bc.hits++;
-  } else {
-    bc.misses++;
+  hak_ss_t *ss = NULL;
+  int k;
+  for (k = b; k < BC_BUCKETS && k <= b + BC_LOOK_UP; k++) {
+    if ((ss = bc.bucket[k].head) != NULL) {
+      bc_unlink(k, ss);
+      break;
+    }
   }
+  if (ss) bc.hits++;
+  else bc.misses++;
   hak_ss_t *old = bc_expire_locked(now, false);
   pthread_mutex_unlock(&bc.lock);
   bc_release(old);
+  size_t want = bc_size(b);
+  if (ss && k > b + BC_KEEP_UP) {
+    hak_os_unmap((char *)ss + want, ss->map_size - want);
+    hak_ss_account(-(long)(ss->map_size - want), 0);
+    ss->map_size = want;
+  }
   return ss;
 }
 
