@@ -153,18 +153,19 @@ static size_t bc_release(hak_ss_t *list)
 /* How many buckets up a request may look: 8 buckets are two doublings.  A mapping up to
  * BC_KEEP_UP buckets larger (at most one doubling) is used whole; one larger still gives its
  * tail back (one munmap) and serves as one of the request's bucket.  Either is cheaper than a
- * fresh mapping and its page faults. */
+ * fresh mapping and its page faults.  A block that realloc is growing looks through every
+ * larger bucket and keeps what it finds whole: it will most likely grow into it, in place. */
 #define BC_LOOK_UP 8
 #define BC_KEEP_UP 4
 
-static hak_ss_t *bc_take(int b)
+static hak_ss_t *bc_take(int b, bool growing)
 {
   if (b < 0) return NULL;
   double now = hak_os_now();
   pthread_mutex_lock(&bc.lock);
   hak_ss_t *ss = NULL;
-  int k;
-  for (k = b; k < BC_BUCKETS && k <= b + BC_LOOK_UP; k++) {
+  int k, last = growing ? BC_BUCKETS - 1 : b + BC_LOOK_UP;
+  for (k = b; k < BC_BUCKETS && k <= last; k++) {
     if ((ss = bc.bucket[k].head) != NULL) {
       bc_unlink(k, ss);
       break;
@@ -176,7 +177,7 @@ static hak_ss_t *bc_take(int b)
   pthread_mutex_unlock(&bc.lock);
   bc_release(old);
   size_t want = bc_size(b);
-  if (ss && k > b + BC_KEEP_UP) {
+  if (ss && k > b + BC_KEEP_UP && !growing) {
     hak_os_unmap((char *)ss + want, ss->map_size - want);
     hak_ss_account(-(long)(ss->map_size - want), 0);
     ss->map_size = want;
@@ -235,7 +236,7 @@ static size_t large_map_size(size_t n)
   return b >= 0 ? bc_size(b) : hak_align_up(n, hak_os_page);
 }
 
-void *hak_large_alloc(size_t size, size_t align, bool *zeroed)
+void *hak_large_alloc(size_t size, size_t align, bool growing, bool *zeroed)
 {
   hak_ensure_init();
   hak_maintain();
@@ -250,7 +251,7 @@ void *hak_large_alloc(size_t size, size_t align, bool *zeroed)
     return NULL;
   }
   size_t map = large_map_size(off + size);
-  hak_ss_t *ss = bc_take(bc_bucket(map));
+  hak_ss_t *ss = bc_take(bc_bucket(map), growing);
   *zeroed = ss == NULL;
   if (hak_unlikely(hak_stats_on)) hak_stats_large_alloc(size, ss != NULL);
   if (!ss) {
@@ -260,6 +261,7 @@ void *hak_large_alloc(size_t size, size_t align, bool *zeroed)
     ss->slab_shift = HAK_SS_SHIFT; /* every pointer of the first region reads slabs[0]: empty */
     ss->map_size = map;
   }
+  map = ss->map_size; /* a cached mapping may be larger than asked */
   ss->block_off = off;
   ss->req_size = map - off;
   ss->magic = HAK_SS_MAGIC;
@@ -328,7 +330,18 @@ void *hak_large_resize(void *p, size_t size)
     }
     return p;
   }
-  /* Grow: move the pages to a new aligned place (no copy), or fail and let realloc copy. */
+  /* Grow by at least half, so that a block grown in small steps is resized a logarithmic
+   * number of times (the pages past the request are only address space until written). */
+  size_t at_least = large_map_size(old_map + old_map / 2);
+  if (map < at_least && off + size <= at_least) map = at_least;
+  /* In place if the address space after the mapping is free: one call, nothing moves. */
+  if (hak_os_grow_in_place(ss, old_map, map)) {
+    hak_ss_account((long)(map - old_map), 0);
+    ss->map_size = map;
+    ss->req_size = map - off;
+    return p;
+  }
+  /* Else move the pages to a new aligned place (no copy), or fail and let realloc copy. */
   hak_ss_t *to = hak_ss_map(map);
   if (!to) return NULL;
   hak_region_mark(ss, false);

@@ -23,8 +23,8 @@ void hak_os_purge(void *addr, size_t size);
 void hak_os_populate(void *addr, size_t size);
 /* Moves a mapping to a larger size at a given address (mremap MREMAP_FIXED); false if not. */
 bool hak_os_remap(void *old, size_t old_size, void *new_addr, size_t new_size);
-/* Reserves address space only: no access, no memory. */
-void *hak_os_reserve(size_t size);
+/* Grows a mapping where it is (mremap without moving); false if the space after it is taken. */
+bool hak_os_grow_in_place(void *addr, size_t old_size, size_t new_size);
 
 /* Messages go out through hak_vmsg_fd (internal.h), one write(2) per line. */
 /* The value of an environment variable, read from environ without allocating; NULL if unset. */

@@ -106,9 +106,14 @@ bool hak_os_remap(void *old, size_t old_size, void *new_addr, size_t new_size)
   return r == new_addr;
 }
 
-void *hak_os_reserve(size_t size)
+bool hak_os_grow_in_place(void *addr, size_t old_size, size_t new_size)
 {
-  return os_mmap(NULL, size, PROT_NONE);
+  HAK_CHECK_PAGED(addr, old_size);
+  HAK_CHECK_PAGED(0, new_size);
+  int e = errno;
+  void *r = mremap(addr, old_size, new_size, 0);
+  errno = e;
+  return r == addr;
 }
 
 const char *hak_os_getenv(const char *name)

@@ -15,7 +15,7 @@ HAK_INLINE void *hak_alloc(size_t n)
 {
   if (hak_likely(n <= HAK_SMALL_MAX)) return hak_small_alloc(hak_class_of(n), n);
   bool zeroed;
-  return hak_large_alloc(n, 0, &zeroed);
+  return hak_large_alloc(n, 0, false, &zeroed);
 }
 
 HAK_INLINE void hak_free(void *p)
@@ -47,7 +47,7 @@ static void *hak_alloc_aligned(size_t align, size_t n)
       if ((hak_class_size[c] & (align - 1)) == 0) return hak_small_alloc(c, 0);
   }
   bool zeroed;
-  return hak_large_alloc(n, align, &zeroed);
+  return hak_large_alloc(n, align, false, &zeroed);
 }
 
 HAK_EXPORT void *malloc(size_t n)
@@ -69,7 +69,7 @@ HAK_EXPORT void *calloc(size_t count, size_t size)
   }
   if (n > HAK_SMALL_MAX) {
     bool zeroed;
-    void *p = hak_large_alloc(n, 0, &zeroed);
+    void *p = hak_large_alloc(n, 0, false, &zeroed);
     if (p && !zeroed) memset(p, 0, n);
     return p;
   }
@@ -86,15 +86,16 @@ HAK_EXPORT void *realloc(void *p, size_t n)
     return NULL;
   }
   size_t old = usable_or_die(p, "realloc");
-  if (old <= HAK_SMALL_MAX) {
-    /* A small block stays where it is unless that would waste more than half of it. */
-    if (n <= old && (n >= old / 2 || hak_class_of(n) == hak_class_of(old))) return p;
-  } else if (n > HAK_SMALL_MAX) {
+  /* A block stays where it is unless that would waste more than half of it. */
+  if (n <= old && (n >= old / 2 || (old <= HAK_SMALL_MAX && hak_class_of(n) == hak_class_of(old))))
+    return p;
+  if (old > HAK_SMALL_MAX && n > HAK_SMALL_MAX) {
     /* A large block shrinks in place and grows by moving its pages, not its bytes. */
     void *q = hak_large_resize(p, n);
     if (q) return q;
   }
-  void *q = hak_alloc(n);
+  bool zeroed;
+  void *q = n > old && n > HAK_SMALL_MAX ? hak_large_alloc(n, 0, true, &zeroed) : hak_alloc(n);
   if (!q) return NULL;
   memcpy(q, p, HAK_MIN(old, n));
   hak_free(p);
