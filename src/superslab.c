@@ -288,11 +288,10 @@ hak_slab_t *hak_pool_take(unsigned kind, unsigned cls, hak_heap_t *heap)
   hak_ss_of_slab(s)->in_use++;
   pool->active++;
   pthread_mutex_unlock(&pool->lock);
-  if (fresh) { /* another thread refilled the pool while this one mapped: keep it for later */
-    pthread_mutex_lock(&pool->lock);
-    unused_push(pool, fresh);
-    pthread_mutex_unlock(&pool->lock);
-  }
+  /* Another thread refilled the pool while this one mapped: the spare SuperSlab waits in the
+   * LRU cache, within its bounds, rather than in the pool, where no bound or trim would see it
+   * (a SuperSlab leaves the pool only when its last slab in use comes back). */
+  if (fresh) lru_put(fresh);
   slab_format(s, cls, heap);
   return s;
 }
