@@ -1,6 +1,6 @@
 /* The waste of every mid size stays under W_MAX: for every n in 1025..65536,
  * malloc_usable_size(malloc(n)) is n's own class (at most 1.25 n), or a larger class that is at
- * most W_MAX * n (W_MAX from HAKMEM_W_MAX, default 1.5): with the default, usable/n <= 1.5 for
+ * most W_MAX * n (W_MAX from HAKMEM_W_MAX, default 1.25): with the default, usable/n <= 1.25 for
  * every size.  Passes: descending first, in a fresh process (larger classes have ready blocks
  * when a smaller class is first asked for, so it borrows one: the case W_MAX bounds), then
  * ascending, random sizes with a window of live blocks, and descending with overlap.  With
@@ -51,7 +51,7 @@ static void report(const char *pass)
 int main(void)
 {
   const char *w = getenv("HAKMEM_W_MAX");
-  wmax = w ? strtod(w, NULL) : 1.5;
+  wmax = w ? strtod(w, NULL) : 1.25; /* the default in src/options.h */
   exact = wmax < 1.0 + 1e-9;
   plan(5);
   watchdog(120);

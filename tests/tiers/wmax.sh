@@ -1,5 +1,5 @@
 #!/bin/sh
-# Test g: the waste of every mid size stays under W_MAX (tiers_wmax.c): the default (1.5),
+# Test g: the waste of every mid size stays under W_MAX (tiers_wmax.c): the default (1.25),
 # HAKMEM_W_MAX=1.0 (own class only) and 1.2.
 . "${top_srcdir:-../..}/tests/tiers/run.sh"
 p=$(prog tiers_wmax)
