@@ -35,7 +35,7 @@
   X(SS_PREFAULT, BOOL, 0, 0, 1,                                                                  \
     "fault in every new SuperSlab at once (MADV_POPULATE_WRITE) instead of page by page")      \
   X(SLAB_PURGE_MS, INT, 1000, 0, 86400000,                                                       \
-    "milliseconds an empty slab keeps its pages before they go back to the OS (MADV_DONTNEED)") \
+    "milliseconds an empty slab or cached SuperSlab keeps its pages before they go back to the OS") \
   X(BIGCACHE_MAX_MB, INT, 64, 0, 1048576,                                                        \
     "megabytes of freed large blocks kept for reuse by later large requests (0: none)")         \
   X(BIGCACHE_TTL_MS, INT, 1000, 0, 86400000,                                                     \

@@ -95,6 +95,7 @@ static void lru_put(hak_ss_t *ss)
   ss->magic = 0; /* a pointer into a cached SuperSlab is nobody's block */
   ss->cached_at = now;
   ss->listed = 1;
+  ss->purged = 0;
   hak_ss_list_push(&lru.list, ss);
   lru.count++;
   hak_ss_t *old = lru_expire_locked(now, false);
@@ -350,6 +351,20 @@ hak_slab_t *hak_partial_pop(unsigned cls, hak_heap_t *heap)
 
 static void partial_drain(void);
 
+/* Empty SuperSlabs cached for longer than the purge delay keep their address space (a reuse
+ * costs page faults, not mmap) but give their pages back.  Oldest first; stops at the first
+ * one already purged, since every older one was purged before it. */
+static void lru_purge_locked(double now)
+{
+  double delay = hak_opt.SLAB_PURGE_MS / 1000.0;
+  for (hak_ss_t *ss = lru.list.tail; ss && !ss->purged && now - ss->cached_at > delay;
+       ss = ss->prev) {
+    size_t keep = hak_align_up(HAK_SS_HDR, hak_os_page);
+    if (keep < HAK_SS_SIZE) hak_os_purge((char *)ss + keep, HAK_SS_SIZE - keep);
+    ss->purged = 1;
+  }
+}
+
 void hak_pool_maintain(double now)
 {
   partial_drain();
@@ -361,6 +376,7 @@ void hak_pool_maintain(double now)
   }
   pthread_mutex_lock(&lru.lock);
   hak_ss_t *old = lru_expire_locked(now, false);
+  lru_purge_locked(now);
   pthread_mutex_unlock(&lru.lock);
   release_list(old);
 }

@@ -70,6 +70,7 @@ typedef struct hak_ss {
   uint8_t next_unused;       /* slabs at or past this index have never been used */
   uint32_t in_use;           /* slabs ACTIVE: under the pool lock */
   uint8_t listed;            /* on the pool's with-unused list, or in the LRU cache */
+  uint8_t purged;            /* in the LRU cache with its pages given back */
   struct hak_ss *next, *prev;
   double cached_at;          /* when it entered the LRU cache */
   size_t map_size;           /* large: bytes mapped */
