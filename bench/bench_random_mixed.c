@@ -3,18 +3,28 @@
  * writing its first and last byte.  It measures the small-object malloc/free fast paths with a
  * cache-unfriendly access pattern; the working set decides how much memory stays live.
  *
+ * Built a second time as bench_mid (bench/local.mk) with sizes 1024..65536 and its own
+ * defaults: the mid classes, above most allocators' small-object classes and below their
+ * large/mmap threshold, where size-class spacing and slab reuse decide both time and RSS.
+ *
  * usage: bench_random_mixed [iterations [working_set [seed]]]   (default 10000000 8192 1) */
 #include "bench.h"
 
+#ifndef BENCH_NAME /* the random-mixed defaults; bench_mid defines its own */
+#define BENCH_NAME "random_mixed"
 #define MIN_SIZE 16
 #define MAX_SIZE 1040
+#define DEFAULT_ITERATIONS 10000000
+#define DEFAULT_WORKING_SET 8192
+#endif
 
-static const char usage[] = "bench_random_mixed [iterations [working_set [seed]]]";
+static const char usage[] = "bench_" BENCH_NAME " [iterations [working_set [seed]]]";
 
 int main(int argc, char **argv)
 {
-  unsigned long long iters = argc > 1 ? bench_arg(argv[1], "iterations", usage) : 10000000;
-  unsigned long long ws = argc > 2 ? bench_arg(argv[2], "working set", usage) : 8192;
+  unsigned long long iters =
+      argc > 1 ? bench_arg(argv[1], "iterations", usage) : DEFAULT_ITERATIONS;
+  unsigned long long ws = argc > 2 ? bench_arg(argv[2], "working set", usage) : DEFAULT_WORKING_SET;
   unsigned long long seed = argc > 3 ? bench_arg(argv[3], "seed", usage) : 1;
   if (ws == 0 || argc > 4) {
     fprintf(stderr, "usage: %s\n", usage);
@@ -52,7 +62,7 @@ int main(int argc, char **argv)
   free(slot);
   long final_kb = bench_rss_kb();
 
-  printf("bench=random_mixed iterations=%llu working_set=%llu seed=%llu time_s=%.6f ops=%llu "
+  printf("bench=" BENCH_NAME " iterations=%llu working_set=%llu seed=%llu time_s=%.6f ops=%llu "
          "ops_per_s=%.0f maxrss_kb=%ld malloc=%s check=%llu ru_maxrss_kb=%ld final_rss_kb=%ld\n",
          iters, ws, seed, t, iters, (double)iters / t, bench_maxrss_kb(), bench_malloc_provider(),
          (unsigned long long)check, bench_ru_maxrss_kb(), final_kb);

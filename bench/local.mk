@@ -11,7 +11,9 @@ CLEANFILES += $(BENCH_BINS)
 bench_bench_random_mixed_SOURCES = bench/bench_random_mixed.c bench/bench.h
 bench_bench_larson_SOURCES = bench/bench_larson.c bench/bench.h
 bench_bench_prodcons_SOURCES = bench/bench_prodcons.c bench/bench.h
-bench_bench_mid_SOURCES = bench/bench_mid.c bench/bench.h
+bench_bench_mid_SOURCES = bench/bench_random_mixed.c bench/bench.h
+bench_bench_mid_CPPFLAGS = $(AM_CPPFLAGS) -DBENCH_NAME='"mid"' -DMIN_SIZE=1024 -DMAX_SIZE=65536 \
+	-DDEFAULT_ITERATIONS=2000000 -DDEFAULT_WORKING_SET=1024
 bench_bench_realloc_SOURCES = bench/bench_realloc.c bench/bench.h
 bench_bench_large_SOURCES = bench/bench_large.c bench/bench.h
 bench_bench_phase_SOURCES = bench/bench_phase.c bench/bench.h
