@@ -32,8 +32,7 @@ hak_test_progs = \
 	tests/test_threads_handoff \
 	tests/test_fork_threads \
 	tests/test_thread_churn \
-	tests/test_invalid_free \
-	tests/test_free_cached_large_base
+	tests/test_invalid_free
 
 check_PROGRAMS += $(hak_test_progs)
 TESTS += $(hak_test_progs)
@@ -79,10 +78,6 @@ tests_test_invalid_free_LDADD = $(hak_test_libs)
 tests_test_invalid_free_LDFLAGS = $(hak_test_link)
 tests_test_invalid_free_CFLAGS = $(AM_CFLAGS) -fno-builtin -Wno-free-nonheap-object
 
-tests_test_free_cached_large_base_SOURCES = tests/test_free_cached_large_base.c tests/tap.h
-tests_test_free_cached_large_base_LDADD = $(hak_test_libs)
-tests_test_free_cached_large_base_LDFLAGS = $(hak_test_link)
-tests_test_free_cached_large_base_CFLAGS = $(AM_CFLAGS) -fno-builtin -Wno-free-nonheap-object
 
 # Helpers the scripts run; not tests themselves.
 # test_alloc_probe is linked with hakmem and allocates in every tier (tests/options.sh).

@@ -126,12 +126,33 @@ static void realloc_interior(void)
 }
 static void usable_size_wild(void) { sink = malloc_usable_size((void *)(uintptr_t)0x7654320); }
 
+/* The start of a freed large block's mapping (the 2 MiB boundary below the block, superslab.h)
+ * waits in the BigCache and is no block: accepting a free of it would cache the mapping twice
+ * and hand one block out to two later mallocs. */
+static char *freed_large_base(void)
+{
+  char *p = malloc(1u << 20);
+  char *base = (char *)((uintptr_t)p & ~(((uintptr_t)2 << 20) - 1));
+  free(p);
+  return base;
+}
+static void free_cached_large_base(void)
+{
+  free(freed_large_base());
+  void *a = malloc(1u << 20), *b = malloc(1u << 20);
+  sink = a == b; /* one block from two mallocs, had the free been accepted */
+}
+static void usable_size_cached_large_base(void) { sink = malloc_usable_size(freed_large_base()); }
+
 static const struct {
   const char *name;
   void (*fn)(void);
   const char *want; /* in the message; NULL: either "invalid pointer" or "double free" */
 } cases[] = {
     {"free(wild pointer)", wild, "invalid pointer"},
+    {"free(start of a freed large block's mapping)", free_cached_large_base, "invalid pointer"},
+    {"malloc_usable_size(start of a freed large block's mapping)", usable_size_cached_large_base,
+     "invalid pointer"},
     {"free(interior of a 100-byte block)", small_interior, "invalid pointer"},
     {"free(interior of a 24-byte block, 8 in)", small_interior_odd, "invalid pointer"},
     {"free(interior of a mid block)", mid_interior, "invalid pointer"},
