@@ -247,6 +247,7 @@ static void slab_format(hak_slab_t *s, unsigned cls, hak_heap_t *heap)
   s->limit = 0;
   s->next = s->prev = NULL;
   s->list = HAK_LIST_NONE;
+  s->orphan = 0;
   atomic_store_explicit(&s->remote, 0, memory_order_relaxed);
   atomic_store_explicit(&s->owner, heap, memory_order_relaxed);
   s->state = HAK_SLAB_ACTIVE;
@@ -326,11 +327,12 @@ void hak_pool_give(hak_slab_t *s)
   lru_put(ss);
 }
 
-void hak_partial_push(hak_slab_t *s)
+void hak_partial_push(hak_slab_t *s, bool orphan)
 {
   hak_partial_t *p = &partial[s->cls];
   atomic_store_explicit(&s->owner, NULL, memory_order_relaxed);
   pthread_mutex_lock(&p->lock);
+  s->orphan = orphan;
   slab_list_push(&p->head, s, HAK_LIST_PARTIAL);
   pthread_mutex_unlock(&p->lock);
 }
@@ -343,6 +345,7 @@ hak_slab_t *hak_partial_pop(unsigned cls, hak_heap_t *heap)
   hak_slab_t *s = p->head;
   if (s) {
     slab_list_unlink(&p->head, s);
+    s->orphan = 0;
     atomic_store_explicit(&s->owner, heap, memory_order_relaxed);
   }
   pthread_mutex_unlock(&p->lock);
@@ -381,13 +384,14 @@ void hak_pool_maintain(double now)
   release_list(old);
 }
 
-bool hak_partial_take(hak_slab_t *s, hak_heap_t *heap)
+bool hak_partial_take_orphan(hak_slab_t *s, hak_heap_t *heap)
 {
   hak_partial_t *p = &partial[s->cls];
   bool taken = false;
   pthread_mutex_lock(&p->lock);
-  if (s->list == HAK_LIST_PARTIAL) {
+  if (s->list == HAK_LIST_PARTIAL && s->orphan) {
     slab_list_unlink(&p->head, s);
+    s->orphan = 0;
     atomic_store_explicit(&s->owner, heap, memory_order_relaxed);
     taken = true;
   }

@@ -47,6 +47,7 @@ typedef struct hak_slab {
   uint8_t state;
   uint8_t index;             /* slab index in its SuperSlab */
   uint8_t list;              /* which list holds it: HAK_LIST_* */
+  uint8_t orphan;            /* on the partial list, left there by a thread that exited */
   /* second line: other threads' pushes, and slow-path bookkeeping */
   _Alignas(64) _Atomic(uintptr_t) remote;
   struct hak_slab *next, *prev; /* the list that holds it */
@@ -143,12 +144,13 @@ hak_slab_t *hak_pool_take(unsigned kind, unsigned cls, hak_heap_t *heap);
  * goes to the LRU cache when it was the last slab in use. */
 void hak_pool_give(hak_slab_t *s);
 
-/* Partly free slabs that no thread owns, per class: pushed by exiting threads, warm-pool
- * overflow and reclaimed detached slabs; popped (and so adopted) by threads that need blocks. */
-void hak_partial_push(hak_slab_t *s);
+/* Partly free slabs that no thread owns, per class: pushed by exiting threads (orphans) and
+ * by the thread that frees into a marked full slab first; popped (and so adopted) by threads
+ * that need blocks. */
+void hak_partial_push(hak_slab_t *s, bool orphan);
 hak_slab_t *hak_partial_pop(unsigned cls, hak_heap_t *heap);
-/* Takes s off the shared partial list for heap, if it is still there. */
-bool hak_partial_take(hak_slab_t *s, hak_heap_t *heap);
+/* Takes s off the shared partial list for heap, if it is still there and an orphan. */
+bool hak_partial_take_orphan(hak_slab_t *s, hak_heap_t *heap);
 
 /* A fresh (zeroed) SuperSlab-aligned region of size bytes (a multiple of the page), marked as
  * ours; and its release to the OS. */

@@ -271,9 +271,8 @@ static bool slab_win_back(hak_heap_t *h, hak_slab_t *s, void *p)
   return true;
 }
 
-/* This thread has taken s, which no thread owned: its blocks, p among them, come home.  A
- * wholly free slab goes to the pool.  Otherwise the thread keeps it if it allocates from the
- * class, and puts it back on the shared partial list if it does not (it would only hoard it). */
+/* This thread has taken s, a slab left by a thread that exited: its blocks, p among them,
+ * come home, and it joins this thread's queues (or the pool, if nothing in it is live). */
 static void slab_adopt(hak_heap_t *h, hak_slab_t *s, void *p)
 {
   if (p) {
@@ -285,22 +284,24 @@ static void slab_adopt(hak_heap_t *h, hak_slab_t *s, void *p)
   }
   slab_collect(s);
   if (s->used == 0) hak_pool_give(s);
-  else if (h->slab[s->cls] == &hak_slab_none) hak_partial_push(s);
   else own_push(h, s, s->free || s->carved < s->capacity ? HAK_LIST_WARM : HAK_LIST_FULL);
 }
 
 /* A free into a slab this thread does not own.  The keeper of a marked full slab takes it back
- * (slab_win_back).  A slab that no thread owns (left by a thread that exited, or passed on
- * while full) is taken over and drained at once (slab_adopt), so that memory freed after its
- * owner exited comes back without waiting for some thread to allocate from the class.  Every
- * other free is one push onto the slab's remote list. */
+ * (slab_win_back).  A slab left by a thread that exited (an orphan on the shared partial list,
+ * or marked full without a keeper) is taken over and drained at once (slab_adopt), so that the
+ * memory comes back, and later frees into it stay on the fast path, without waiting for some
+ * thread to allocate from its class.  Every other free is one push onto the slab's remote
+ * list: a live thread's slab, even one on the shared list, is left to the threads that
+ * allocate, so that a consumer freeing a producer's blocks never takes a lock per free. */
 void hak_free_remote(hak_slab_t *s, void *p)
 {
   hak_heap_t *h = hak_tls_heap;
   if (slab_win_back(h, s, p)) return;
   bool can_adopt = h != &hak_heap_empty;
-  if (can_adopt && !atomic_load_explicit(&s->owner, memory_order_relaxed) &&
-      __atomic_load_n(&s->list, __ATOMIC_RELAXED) == HAK_LIST_PARTIAL && hak_partial_take(s, h)) {
+  if (can_adopt && __atomic_load_n(&s->orphan, __ATOMIC_RELAXED) &&
+      __atomic_load_n(&s->list, __ATOMIC_RELAXED) == HAK_LIST_PARTIAL &&
+      hak_partial_take_orphan(s, h)) {
     slab_adopt(h, s, p);
     return;
   }
@@ -312,11 +313,12 @@ void hak_free_remote(hak_slab_t *s, void *p)
   } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, (uintptr_t)p,
                                                   memory_order_release, memory_order_relaxed));
   if (old & HAK_REMOTE_DETACHED) { /* this free replaced a full slab's mark: it is ours to place */
-    if (old == HAK_REMOTE_DETACHED && can_adopt) {
+    bool keeperless = old == HAK_REMOTE_DETACHED;
+    if (keeperless && can_adopt) {
       atomic_store_explicit(&s->owner, h, memory_order_relaxed);
       slab_adopt(h, s, NULL);
     } else {
-      hak_partial_push(s);
+      hak_partial_push(s, keeperless);
     }
   }
   if (hak_unlikely(hak_stats_on)) {
@@ -505,7 +507,7 @@ static void slab_abandon(hak_heap_t *h, hak_slab_t *s)
       return;
     }
     if (s->free || s->carved < s->capacity) {
-      hak_partial_push(s);
+      hak_partial_push(s, true);
       return;
     }
     /* Nobody to give it back to: whoever frees into it first passes it to the shared pool. */
