@@ -1,6 +1,7 @@
 /* Start-up, fork and thread exit. */
 #include <pthread.h>
 
+#include "hakmem.h"
 #include "large.h"
 #include "options.h"
 #include "os.h"
@@ -23,7 +24,7 @@ void hak_init_slow(void)
     hak_pool_init();
     __atomic_store_n(&hak_initialized, true, __ATOMIC_RELEASE);
     if (hak_opt.VERBOSE) {
-      hak_msg("hakmem: %s (%s), page %zu bytes", "0.1.0", HAK_ARCH_NAME, hak_os_page);
+      hak_msg("hakmem: %s (%s), page %zu bytes", HAKMEM_VERSION, HAK_ARCH_NAME, hak_os_page);
       hak_options_dump();
     }
   }
