@@ -10,9 +10,7 @@
 #include "hak_arch.h"
 
 #define HAK_EXPORT __attribute__((visibility("default")))
-#define HAK_NOINLINE __attribute__((noinline))
 #define HAK_INLINE static inline __attribute__((always_inline))
-#define HAK_COLD __attribute__((cold, noinline))
 #define hak_likely(x) __builtin_expect(!!(x), 1)
 #define hak_unlikely(x) __builtin_expect(!!(x), 0)
 
@@ -20,7 +18,6 @@
 #define HAK_MAX(a, b) ((a) > (b) ? (a) : (b))
 
 static inline uintptr_t hak_align_up(uintptr_t x, uintptr_t a) { return (x + a - 1) & ~(a - 1); }
-static inline uintptr_t hak_align_down(uintptr_t x, uintptr_t a) { return x & ~(a - 1); }
 static inline bool hak_is_pow2(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
 
 /* Messages: formatted on the stack, written with write(2) (DESIGN invariant 2).

@@ -126,9 +126,4 @@ HAK_INLINE void hak_small_free(void *p)
   hak_free_remote(s, p);
 }
 
-HAK_INLINE size_t hak_small_usable(const void *p)
-{
-  return hak_slab_of(hak_ss_of(p), p)->bsize;
-}
-
 #endif
