@@ -19,7 +19,7 @@ void hak_init_slow(void)
   if (!__atomic_load_n(&hak_initialized, __ATOMIC_ACQUIRE)) {
     hak_os_init();
     hak_options_init();
-    hak_free_key = hak_os_random();
+    hak_keys_init();
     hak_stats_init();
     hak_pool_init();
     __atomic_store_n(&hak_initialized, true, __ATOMIC_RELEASE);

@@ -31,7 +31,7 @@ bool hak_os_grow_in_place(void *addr, size_t old_size, size_t new_size);
 const char *hak_os_getenv(const char *name);
 /* Seconds from a monotonic clock (vDSO). */
 double hak_os_now(void);
-/* A value that differs between processes (the AT_RANDOM bytes the kernel gives each exec). */
+/* 64 random bits from the kernel (getrandom), a fresh value each call; secrets are made of it. */
 unsigned long hak_os_random(void);
 
 /* Calls fn(arg) when the calling thread exits, after other TLS destructors had their turn. */

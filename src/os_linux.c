@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -133,11 +135,21 @@ double hak_os_now(void)
 
 unsigned long hak_os_random(void)
 {
-  unsigned long r = 0;
+  unsigned long r;
+  int e = errno;
+  long got = syscall(SYS_getrandom, &r, sizeof r, GRND_NONBLOCK);
+  errno = e;
+  if (got == (long)sizeof r) return r;
+  /* No getrandom (before Linux 3.17) or no entropy yet: the AT_RANDOM bytes the kernel gives
+   * each exec, mixed with the pid and the cycle counter so that each call differs. */
+  static unsigned long state;
   const unsigned char *a = (const unsigned char *)getauxval(AT_RANDOM);
-  if (a) memcpy(&r, a + 8, sizeof r); /* the first 8 bytes are glibc's stack guard */
-  r ^= (unsigned long)getpid() * 0x9e3779b97f4a7c15ul ^ (unsigned long)hak_cycles();
-  return r | 1;
+  if (a && !state) memcpy(&state, a, sizeof state);
+  state += 0x9e3779b97f4a7c15ul ^ (unsigned long)getpid() ^ (unsigned long)hak_cycles();
+  r = state;
+  r = (r ^ (r >> 30)) * 0xbf58476d1ce4e5b9ul;
+  r = (r ^ (r >> 27)) * 0x94d049bb133111ebul;
+  return r ^ (r >> 31);
 }
 
 /* Thread exit: a pthread key whose destructor runs hak_thread_done.  The key is created once;

@@ -414,14 +414,7 @@ static void partial_drain(void)
     pthread_mutex_unlock(&p->lock);
     while ((s = list) != NULL) {
       list = s->next;
-      uintptr_t r = atomic_exchange_explicit(&s->remote, 0, memory_order_acquire);
-      while (r) {
-        void **b = (void **)r;
-        r = (uintptr_t)b[0];
-        b[0] = s->free;
-        s->free = b;
-        s->used--;
-      }
+      hak_slab_collect(s);
       if (s->used == 0) {
         hak_pool_give(s);
       } else {

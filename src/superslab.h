@@ -62,6 +62,9 @@ enum {
   HAK_LIST_CUR
 };
 #define HAK_REMOTE_DETACHED ((uintptr_t)1)
+/* owner == heap|HAK_OWNER_ADOPTED: heap took the slab over by freeing into it (an orphan); its
+ * frees go straight onto the slab's list, not into its magazine, until it allocates from it. */
+#define HAK_OWNER_ADOPTED ((uintptr_t)2)
 
 typedef struct hak_ss {
   uint32_t magic;

@@ -60,10 +60,28 @@ hak_slab_t hak_slab_none;
 #define HAK_NONE_ALL                                                                             \
   {HAK_NONE_X4, HAK_NONE_X4, HAK_NONE_X4, HAK_NONE_X4, HAK_NONE_X4, HAK_NONE_X4,                 \
    HAK_NONE_X4, HAK_NONE_X4, HAK_NONE_X4, HAK_NONE_X4, HAK_NONE_X4}
-hak_heap_t hak_heap_empty = {.cur = HAK_NONE_ALL, .slab = HAK_NONE_ALL};
+static void *mag_none[1]; /* the bottom of every magazine of hak_heap_empty */
+#define HAK_MAG_NONE_X4 &mag_none[1], &mag_none[1], &mag_none[1], &mag_none[1]
+#define HAK_MAG_NONE_ALL                                                                         \
+  {HAK_MAG_NONE_X4, HAK_MAG_NONE_X4, HAK_MAG_NONE_X4, HAK_MAG_NONE_X4, HAK_MAG_NONE_X4,          \
+   HAK_MAG_NONE_X4, HAK_MAG_NONE_X4, HAK_MAG_NONE_X4, HAK_MAG_NONE_X4, HAK_MAG_NONE_X4,          \
+   HAK_MAG_NONE_X4}
+hak_heap_t hak_heap_empty = {.top = HAK_MAG_NONE_ALL, .lim = HAK_MAG_NONE_ALL, .slab = HAK_NONE_ALL};
 _Static_assert(HAK_NCLASSES == 44, "hak_heap_empty lists one none per class");
 __thread hak_heap_t *hak_tls_heap __attribute__((tls_model("initial-exec"))) = &hak_heap_empty;
-uintptr_t hak_free_key;
+hak_keys_t hak_keys;
+
+void hak_keys_init(void)
+{
+  hak_keys.link = hak_os_random();
+  hak_keys.tag_mul = hak_os_random() | 1;
+  hak_keys.tag_xor = hak_os_random();
+}
+
+_Noreturn void hak_list_corrupt(const void *at)
+{
+  hak_fatal("hakmem: free list corrupted at %p", at);
+}
 
 /* ---- heaps: one per thread, recycled when threads exit, never unmapped ------------------ */
 
@@ -75,14 +93,49 @@ static struct {
   hak_class_stats_t exited[HAK_NCLASSES]; /* counts of heaps whose threads have exited */
 } heaps = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
+/* ---- magazine geometry: the same for every heap, fixed at the first heap ------------------
+ * A class refills its magazine with a batch (HAKMEM_TINY_BATCH blocks of a small class, but
+ * no more than 16 KiB of them; HAKMEM_POOL_REFILL_BATCH of a mid class) and holds up to two
+ * batches, so that a thread that frees and allocates in turn never bounces at either end; past
+ * that, the older half goes back to the slabs.  With HAKMEM_STATS the capacity is 0 (one slot
+ * remains, for the block a refill hands out). */
+#define HAK_MAG_MAX 128
+static struct {
+  uint16_t base[HAK_NCLASSES]; /* index of the class's bottom (NULL) slot */
+  uint16_t cap[HAK_NCLASSES];
+  uint16_t batch[HAK_NCLASSES];
+  unsigned slots;
+} mag;
+
+static void mag_geometry(void)
+{
+  unsigned at = 0;
+  for (unsigned c = 0; c < HAK_NCLASSES; c++) {
+    unsigned batch = c < HAK_TINY_CLASSES ? HAK_MIN((unsigned)hak_opt.TINY_BATCH, 16384 / hak_class_size[c])
+                                          : (unsigned)hak_opt.POOL_REFILL_BATCH;
+    unsigned cap = HAK_MIN(2 * HAK_MAX(batch, 1u), (unsigned)HAK_MAG_MAX);
+    mag.cap[c] = (uint16_t)(hak_stats_on ? 0 : cap);
+    mag.batch[c] = (uint16_t)(hak_stats_on ? 1 : HAK_MIN(batch, cap));
+    mag.base[c] = (uint16_t)at;
+    at += 1 + HAK_MAX(mag.cap[c], 1);
+  }
+  mag.slots = at;
+}
+
+static void **mag_bottom(hak_heap_t *h, unsigned c)
+{
+  return &h->slots[mag.base[c]];
+}
+
 static hak_heap_t *heap_new(void)
 {
   pthread_mutex_lock(&heaps.lock);
+  if (!mag.slots) mag_geometry();
   hak_heap_t *h = heaps.free;
   if (h) {
     heaps.free = h->next_free;
   } else {
-    size_t size = hak_align_up(sizeof(hak_heap_t), HAK_CACHE_LINE);
+    size_t size = hak_align_up(sizeof(hak_heap_t) + mag.slots * sizeof(void *), HAK_CACHE_LINE);
     if (heaps.arena_left < size) {
       size_t chunk = hak_align_up(HAK_MAX(size * 64, (size_t)65536), hak_os_page);
       heaps.arena = hak_os_map_aligned(chunk, hak_os_page);
@@ -99,7 +152,11 @@ static hak_heap_t *heap_new(void)
   pthread_mutex_unlock(&heaps.lock);
   if (!h) return NULL;
   for (unsigned c = 0; c < HAK_NCLASSES; c++) {
-    h->cur[c] = h->slab[c] = &hak_slab_none;
+    void **bottom = mag_bottom(h, c);
+    bottom[0] = NULL;
+    h->top[c] = bottom + 1;
+    h->lim[c] = bottom + 1 + mag.cap[c];
+    h->slab[c] = &hak_slab_none;
     for (unsigned l = 0; l < 2; l++) {
       h->head[l][c] = h->tail[l][c] = NULL;
       h->count[l][c] = 0;
@@ -151,13 +208,6 @@ void hak_heap_unlock_all(bool child)
   else pthread_mutex_unlock(&heaps.lock);
 }
 
-/* Makes s the current slab of class c; the fast path sees it unless statistics are on. */
-static void set_cur(hak_heap_t *h, unsigned c, hak_slab_t *s)
-{
-  h->slab[c] = s;
-  h->cur[c] = hak_stats_on ? &hak_slab_none : s;
-}
-
 /* ---- slabs as a thread sees them --------------------------------------------------------- */
 
 /* The slabs a thread owns besides the current ones sit on two lists per class: warm (with
@@ -189,48 +239,34 @@ static void own_unlink(hak_heap_t *h, hak_slab_t *s)
 }
 
 /* Moves the blocks other threads freed onto the local list: one atomic exchange, then a walk
- * of the taken list (those blocks are about to be handed out, so the walk is a prefetch). */
-static bool slab_collect(hak_slab_t *s)
+ * of the taken list (those blocks are about to be handed out, so the walk is a prefetch) that
+ * checks every link. */
+bool hak_slab_collect(hak_slab_t *s)
 {
   if (!atomic_load_explicit(&s->remote, memory_order_relaxed)) return false;
   uint64_t t0 = hak_prof_begin();
   uintptr_t r = atomic_exchange_explicit(&s->remote, 0, memory_order_acquire);
   if (!r) return false;
-  void **tail = (void **)r;
+  void *tail = (void *)r, *next;
   uint32_t n = 1;
-  while (tail[0]) {
-    tail = tail[0];
-    n++;
+  while ((next = hak_link_next(s, tail)) != NULL) {
+    if (++n > s->used) hak_list_corrupt(tail); /* more blocks than are out: a cycle */
+    tail = next;
   }
-  tail[0] = s->free;
+  *(uintptr_t *)tail = hak_link_enc(tail, s->free);
   s->free = (void *)r;
   s->used -= n;
   hak_prof_end(HAK_PROF_DRAIN, t0);
   return true;
 }
 
-/* Carves up to a batch of fresh blocks onto the (empty) local list.  carved is raised before
- * the list is published, so a block on a list is always inside the carved part. */
-static void slab_carve(hak_slab_t *s)
+/* p goes onto the list of s, a slab this thread owns. */
+static void slab_put_local(hak_heap_t *h, hak_slab_t *s, void *p)
 {
-  uint32_t batch;
-  if (s->cls < HAK_TINY_CLASSES) {
-    batch = HAK_MIN((uint32_t)hak_opt.TINY_BATCH, 16384 / s->bsize);
-  } else {
-    batch = (uint32_t)hak_opt.POOL_REFILL_BATCH;
-  }
-  uint32_t n = HAK_MIN(batch, s->capacity - s->carved);
-  char *first = s->start + (size_t)s->carved * s->bsize;
-  s->carved += n;
-  s->limit = s->carved * s->bsize;
-  char *b = first;
-  for (uint32_t i = 1; i < n; i++, b += s->bsize) {
-    ((void **)b)[0] = b + s->bsize;
-    ((uintptr_t *)b)[1] = hak_free_key;
-  }
-  ((void **)b)[0] = NULL;
-  ((uintptr_t *)b)[1] = hak_free_key;
-  s->free = first;
+  void *old = s->free;
+  hak_block_link(p, old);
+  s->free = p;
+  if ((--s->used == 0) | (old == NULL)) hak_slab_freed(h, s);
 }
 
 /* A full slab leaves the thread's lists.  With a keeper (the owning heap) it stays owned, but
@@ -262,9 +298,7 @@ static bool slab_win_back(hak_heap_t *h, hak_slab_t *s, void *p)
                                                memory_order_relaxed))
     return false;
   atomic_store_explicit(&s->owner, h, memory_order_relaxed);
-  uintptr_t *b = p;
-  b[0] = (uintptr_t)s->free;
-  b[1] = hak_free_key;
+  hak_block_link(p, s->free);
   s->free = p;
   if (--s->used == 0) hak_pool_give(s);
   else own_push(h, s, HAK_LIST_WARM);
@@ -275,14 +309,14 @@ static bool slab_win_back(hak_heap_t *h, hak_slab_t *s, void *p)
  * come home, and it joins this thread's queues (or the pool, if nothing in it is live). */
 static void slab_adopt(hak_heap_t *h, hak_slab_t *s, void *p)
 {
+  atomic_store_explicit(&s->owner, (hak_heap_t *)((uintptr_t)h | HAK_OWNER_ADOPTED),
+                        memory_order_relaxed);
   if (p) {
-    uintptr_t *b = p;
-    b[0] = (uintptr_t)s->free;
-    b[1] = hak_free_key;
+    hak_block_link(p, s->free);
     s->free = p;
     s->used--;
   }
-  slab_collect(s);
+  hak_slab_collect(s);
   if (s->used == 0) hak_pool_give(s);
   else own_push(h, s, s->free || s->carved < s->capacity ? HAK_LIST_WARM : HAK_LIST_FULL);
 }
@@ -297,6 +331,11 @@ static void slab_adopt(hak_heap_t *h, hak_slab_t *s, void *p)
 void hak_free_remote(hak_slab_t *s, void *p)
 {
   hak_heap_t *h = hak_tls_heap;
+  if ((uintptr_t)atomic_load_explicit(&s->owner, memory_order_relaxed) ==
+      ((uintptr_t)h | HAK_OWNER_ADOPTED)) {
+    slab_put_local(h, s, p);
+    return;
+  }
   if (slab_win_back(h, s, p)) return;
   bool can_adopt = h != &hak_heap_empty;
   if (can_adopt && __atomic_load_n(&s->orphan, __ATOMIC_RELAXED) &&
@@ -305,11 +344,9 @@ void hak_free_remote(hak_slab_t *s, void *p)
     slab_adopt(h, s, p);
     return;
   }
-  uintptr_t *b = p;
   uintptr_t old = atomic_load_explicit(&s->remote, memory_order_relaxed);
   do {
-    b[0] = (old & HAK_REMOTE_DETACHED) ? 0 : old;
-    b[1] = hak_free_key;
+    hak_block_link(p, (old & HAK_REMOTE_DETACHED) ? NULL : (void *)old);
   } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, (uintptr_t)p,
                                                   memory_order_release, memory_order_relaxed));
   if (old & HAK_REMOTE_DETACHED) { /* this free replaced a full slab's mark: it is ours to place */
@@ -343,15 +380,11 @@ void hak_slab_freed(hak_heap_t *h, hak_slab_t *s)
   }
 }
 
-/* Takes blocks for the slab's list: its own, those other threads freed, or fresh ones. */
+/* True if s has blocks to give: on its list, freed by other threads (collected now), or never
+ * carved. */
 static bool slab_has_blocks(hak_slab_t *s)
 {
-  if (s->free || slab_collect(s)) return true;
-  if (s->carved < s->capacity) {
-    slab_carve(s);
-    return true;
-  }
-  return false;
+  return s->free || hak_slab_collect(s) || s->carved < s->capacity;
 }
 
 /* An exhausted slab leaves the current place: to the full list, where frees by this thread stay
@@ -377,7 +410,7 @@ static hak_slab_t *refill(hak_heap_t *h, unsigned c)
   for (w = h->head[1][c]; !next && w; w = w->next) {
     if (atomic_load_explicit(&w->remote, memory_order_relaxed)) {
       own_unlink(h, w);
-      slab_collect(w);
+      hak_slab_collect(w);
       next = w;
     }
   }
@@ -391,13 +424,13 @@ static hak_slab_t *refill(hak_heap_t *h, unsigned c)
   if (!next) {
     next = hak_pool_take(hak_class_kind(c), c, h);
     if (!next) {
-      set_cur(h, c, &hak_slab_none);
+      h->slab[c] = &hak_slab_none;
       return NULL;
     }
-    slab_carve(next);
   }
   next->list = HAK_LIST_CUR;
-  set_cur(h, c, next);
+  atomic_store_explicit(&next->owner, h, memory_order_relaxed); /* adopted: now its magazine's too */
+  h->slab[c] = next;
   return next;
 }
 
@@ -406,18 +439,95 @@ static void thread_heap_done(void *arg)
   hak_thread_done(arg);
 }
 
+/* ---- magazines ---------------------------------------------------------------------------- */
+
+/* Fills class c's empty magazine with a batch from s: its free list first (every link checked),
+ * then fresh blocks, carved in address order.  carved is raised before a block is handed out,
+ * so a block in a magazine is always inside the carved part. */
+static void mag_fill(hak_heap_t *h, unsigned c, hak_slab_t *s)
+{
+  void **t = h->top[c], **end = t + mag.batch[c];
+  while (t < end && s->free) {
+    void *b = s->free;
+    s->free = hak_link_next(s, b);
+    s->used++;
+    *t++ = b;
+  }
+  if (t < end && s->carved < s->capacity) {
+    uint32_t n = HAK_MIN((uint32_t)(end - t), s->capacity - s->carved);
+    s->carved += n;
+    s->limit = s->carved * s->bsize;
+    s->used += n;
+    char *b = s->start + (size_t)s->carved * s->bsize;
+    for (uint32_t i = 0; i < n; i++) { /* the lowest address ends on top */
+      b -= s->bsize;
+      ((uintptr_t *)b)[1] = hak_free_tag(b);
+      *t++ = b;
+    }
+  }
+  h->top[c] = t;
+}
+
+/* A block leaves a magazine for its slab: onto the slab's list if this thread still owns it,
+ * else by the remote path (which also wins back a marked full slab, see hak_free_remote). */
+static void slab_take_back(hak_heap_t *h, void *p)
+{
+  hak_slab_t *s = hak_slab_of(hak_ss_of(p), p);
+  if (atomic_load_explicit(&s->owner, memory_order_relaxed) != h) hak_free_remote(s, p);
+  else slab_put_local(h, s, p);
+}
+
+/* Gives the oldest n blocks of class c's magazine back to their slabs. */
+static void mag_flush(hak_heap_t *h, unsigned c, size_t n)
+{
+  void **bottom = mag_bottom(h, c), **t = h->top[c];
+  size_t have = (size_t)(t - bottom - 1);
+  n = HAK_MIN(n, have);
+  for (size_t i = 1; i <= n; i++) slab_take_back(h, bottom[i]);
+  memmove(bottom + 1, bottom + 1 + n, (have - n) * sizeof(void *));
+  h->top[c] = t - n;
+}
+
+static void mag_flush_all(hak_heap_t *h)
+{
+  for (unsigned c = 0; c < HAK_NCLASSES; c++) mag_flush(h, c, mag.cap[c]);
+}
+
+void hak_mag_overflow(hak_heap_t *h, hak_slab_t *s, void *p)
+{
+  unsigned c = s->cls;
+  if (mag.cap[c] == 0) { /* statistics: no magazine */
+    slab_take_back(h, p);
+    return;
+  }
+  mag_flush(h, c, HAK_MAX(mag.cap[c] / 2, 1));
+  *h->top[c]++ = p;
+}
+
+static void *mag_pop(hak_heap_t *h, unsigned c)
+{
+  uintptr_t *b = h->top[c][-1];
+  if (b) {
+    h->top[c]--;
+    b[1] = 0;
+  }
+  return b;
+}
+
 /* The mid pool's answer to an empty class: a ready block of a larger class, when its size
- * stays within HAKMEM_W_MAX times the request, saves a refill and wastes a bounded amount. */
+ * stays within HAKMEM_W_MAX times the request, saves a refill and wastes a bounded amount.
+ * Without magazines (statistics) the larger class's current slab offers its list instead. */
 static void *mid_borrow(hak_heap_t *h, unsigned c, size_t n)
 {
   double limit = hak_opt.W_MAX * (double)n;
   for (unsigned k = c + 1; k < HAK_NCLASSES && hak_class_size[k] <= limit; k++) {
+    void *b = mag_pop(h, k);
     hak_slab_t *s = h->slab[k];
-    void **b = s->free;
+    if (!b && s->free) {
+      mag_fill(h, k, s);
+      b = mag_pop(h, k);
+    }
     if (b) {
-      s->free = b[0];
-      s->used++;
-      b[1] = NULL;
       if (hak_unlikely(hak_stats_on)) h->stats[c].hits++;
       return b;
     }
@@ -458,11 +568,8 @@ void *hak_small_alloc_slow(unsigned c, size_t n)
     hak_prof_end(HAK_PROF_REFILL, t0);
     if (!s) return NULL;
   }
-  void **b = s->free;
-  s->free = b[0];
-  s->used++;
-  b[1] = NULL;
-  return b;
+  mag_fill(h, c, s);
+  return mag_pop(h, c);
 }
 
 /* malloc_trim: the calling thread gives back its slabs that are wholly free, current ones too. */
@@ -470,12 +577,13 @@ void hak_heap_trim(void)
 {
   hak_heap_t *h = hak_tls_heap;
   if (h == &hak_heap_empty) return;
+  mag_flush_all(h);
   for (unsigned c = 0; c < HAK_NCLASSES; c++) {
     hak_slab_t *s = h->slab[c], *next;
     if (s != &hak_slab_none) {
-      slab_collect(s);
+      hak_slab_collect(s);
       if (s->used == 0) {
-        set_cur(h, c, &hak_slab_none);
+        h->slab[c] = &hak_slab_none;
         s->list = HAK_LIST_NONE;
         hak_pool_give(s);
       }
@@ -483,7 +591,7 @@ void hak_heap_trim(void)
     for (unsigned l = 0; l < 2; l++) {
       for (s = h->head[l][c]; s; s = next) {
         next = s->next;
-        slab_collect(s);
+        hak_slab_collect(s);
         if (s->used == 0) {
           own_unlink(h, s);
           hak_pool_give(s);
@@ -501,7 +609,7 @@ static void slab_abandon(hak_heap_t *h, hak_slab_t *s)
 {
   s->list = HAK_LIST_NONE;
   for (;;) {
-    slab_collect(s);
+    hak_slab_collect(s);
     if (s->used == 0) {
       hak_pool_give(s);
       return;
@@ -517,9 +625,10 @@ static void slab_abandon(hak_heap_t *h, hak_slab_t *s)
 
 void hak_heap_abandon(hak_heap_t *h)
 {
+  mag_flush_all(h);
   for (unsigned c = 0; c < HAK_NCLASSES; c++) {
     hak_slab_t *s = h->slab[c];
-    set_cur(h, c, &hak_slab_none);
+    h->slab[c] = &hak_slab_none;
     if (s != &hak_slab_none) slab_abandon(h, s);
     while ((s = h->head[0][c]) != NULL || (s = h->head[1][c]) != NULL) {
       own_unlink(h, s);

@@ -4,10 +4,13 @@
  * bytes, four per doubling (mid, 24 classes): at most 25% waste, 12% on average.  A table
  * maps a size to its class in one load.
  *
- * Each thread's heap holds, per class, the slab it allocates from (cur) and lists of the other
- * slabs it owns: warm ones with free blocks, and a bounded number of full ones.  malloc pops cur's free list; free pushes onto the
- * free list of the block's slab when this thread owns it, and otherwise onto the slab's
- * remote list with one compare-and-swap. */
+ * Each thread's heap holds, per class, a magazine: a short stack of pointers to free blocks of
+ * slabs it owns.  malloc pops it; free of a block whose slab this thread owns pushes it; no
+ * link inside a block is read or written on either fast path.  Behind the magazine are the
+ * slab it refills from (slab) and lists of the other slabs it owns: warm ones with free blocks,
+ * and a bounded number of full ones.  A free into a slab owned by another thread is one
+ * compare-and-swap onto the slab's remote list.  A block in a magazine counts as in use for its
+ * slab (used), so a slab never empties under a magazine. */
 #ifndef HAK_TINY_H
 #define HAK_TINY_H
 
@@ -40,8 +43,12 @@ typedef struct {
   uint64_t requests, hits, refills, remote_frees;
 } hak_class_stats_t;
 
+/* Magazines: class c's slots lie between a NULL (the bottom, read as "empty") and lim[c]; top[c]
+ * is the next slot to fill, so top[c][-1] is the newest block.  lim[c] - bottom - 1 is the
+ * class's capacity (0 with HAKMEM_STATS: every call takes the slow path, which counts). */
 struct hak_heap {
-  hak_slab_t *cur[HAK_NCLASSES];  /* what the fast path pops from: slab[c], or none (stats) */
+  void **top[HAK_NCLASSES];
+  void **lim[HAK_NCLASSES];
   hak_slab_t *slab[HAK_NCLASSES]; /* the current slab; never NULL: &hak_slab_none if none */
   /* Owned slabs besides the current one, per class: [0] warm (with free blocks), [1] full. */
   hak_slab_t *head[2][HAK_NCLASSES], *tail[2][HAK_NCLASSES];
@@ -51,21 +58,62 @@ struct hak_heap {
   hak_heap_t *next_all;           /* every heap ever made */
   hak_heap_t *next_free;          /* heaps whose thread has exited, ready for reuse */
   bool live;
+  _Alignas(64) void *slots[];     /* the magazines, class after class */
 };
 
 /* The slab that cur points to when there is none: its free list is always empty. */
 extern hak_slab_t hak_slab_none;
-/* The heap of a thread that has not allocated yet, or has exited: all cur are none. */
+/* The heap of a thread that has not allocated yet, or has exited: its magazines are empty and
+ * have no room, so both fast paths go slow. */
 extern hak_heap_t hak_heap_empty;
 extern __thread hak_heap_t *hak_tls_heap __attribute__((tls_model("initial-exec")));
-/* A per-process secret written into the second word of every free block, so that freeing a
- * block twice is caught at once (the first word is the free-list link). */
-extern uintptr_t hak_free_key;
+/* ---- links inside free blocks (DESIGN invariant 8) ----------------------------------------
+ * A free block holds two words: its link to the next free block of its list, and a tag that
+ * says "free".  Neither is ever trusted.  The link is stored encoded with a per-process secret
+ * and its own address, so that an overflow or a use-after-free write cannot name a block of the
+ * attacker's choice, and every link is checked when it is followed: it must decode to NULL or
+ * to a block boundary inside the carved part of the same slab, else hak_list_corrupt reports it.
+ * The tag, checked by free to catch a double free at once, is a keyed product of the block's
+ * address: it differs from block to block, and one leaked free block (its address and both
+ * words) does not give away either secret.  Cost: two xors per link, a multiply and an xor per
+ * tag, and the boundary test on each pop. */
+typedef struct {
+  uintptr_t link;          /* xored into every link */
+  uintptr_t tag_mul, tag_xor; /* tag(b) = b * tag_mul ^ tag_xor; tag_mul is odd */
+} hak_keys_t;
+extern hak_keys_t hak_keys;
+void hak_keys_init(void);
+
+HAK_INLINE uintptr_t hak_link_enc(const void *at, const void *next)
+{
+  return (uintptr_t)next ^ (uintptr_t)at ^ hak_keys.link;
+}
+HAK_INLINE void *hak_link_dec(const void *at, uintptr_t v)
+{
+  return (void *)(v ^ (uintptr_t)at ^ hak_keys.link);
+}
+HAK_INLINE uintptr_t hak_free_tag(const void *b)
+{
+  return (uintptr_t)b * hak_keys.tag_mul ^ hak_keys.tag_xor;
+}
+/* Makes b a free block whose link names next. */
+HAK_INLINE void hak_block_link(void *b, const void *next)
+{
+  uintptr_t *w = (uintptr_t *)b;
+  w[0] = hak_link_enc(b, next);
+  w[1] = hak_free_tag(b);
+}
+_Noreturn void hak_list_corrupt(const void *at);
 
 /* The slow path of malloc for class cls; n is the request (0 when only the class matters). */
 void *hak_small_alloc_slow(unsigned cls, size_t n);
 void hak_small_free_slow(void *p);
 void hak_free_remote(hak_slab_t *s, void *p);
+/* A free by the owner that found its magazine full (or of no capacity). */
+void hak_mag_overflow(hak_heap_t *h, hak_slab_t *s, void *p);
+/* Moves the blocks other threads freed into s onto its local list; false if there were none.
+ * The caller has charge of s (owns it, or took it off a shared list). */
+bool hak_slab_collect(hak_slab_t *s);
 void hak_slab_freed(hak_heap_t *h, hak_slab_t *s);
 /* Gives back everything a heap owns; the heap must not be used again by its thread. */
 void hak_heap_abandon(hak_heap_t *h);
@@ -76,20 +124,6 @@ void hak_heap_stats(hak_class_stats_t out[HAK_NCLASSES]);
 void hak_heap_lock_all(void);
 void hak_heap_unlock_all(bool child);
 
-/* The fast path of malloc for a class: a pop from the thread's current slab. */
-HAK_INLINE void *hak_small_alloc(unsigned c, size_t n)
-{
-  hak_slab_t *s = hak_tls_heap->cur[c];
-  void **b = (void **)s->free;
-  if (hak_likely(b != NULL)) {
-    s->free = b[0];
-    s->used++;
-    b[1] = NULL; /* no longer free: clear the double-free key */
-    return b;
-  }
-  return hak_small_alloc_slow(c, n);
-}
-
 /* True if p is a block the slab has handed out: inside the carved part, on a block boundary.
  * One compare and one multiply (the unsigned offset also catches p below start). */
 HAK_INLINE bool hak_slab_block_ok(const hak_slab_t *s, const void *p)
@@ -98,7 +132,30 @@ HAK_INLINE bool hak_slab_block_ok(const hak_slab_t *s, const void *p)
   return off < s->limit && off * s->magic <= s->magic - 1;
 }
 
-/* The fast path of free: a push onto the slab's free list when this thread owns the slab.
+/* The link of free block b of slab s, checked: NULL or a block of s. */
+HAK_INLINE void *hak_link_next(const hak_slab_t *s, const void *b)
+{
+  void *next = hak_link_dec(b, *(const uintptr_t *)b);
+  if (hak_unlikely(!hak_slab_block_ok(s, next)) && next != NULL) hak_list_corrupt(b);
+  return next;
+}
+
+/* The fast path of malloc for a class: a pop from the thread's magazine.  The block is no
+ * longer free, so its tag is cleared. */
+HAK_INLINE void *hak_small_alloc(unsigned c, size_t n)
+{
+  hak_heap_t *h = hak_tls_heap;
+  void **t = h->top[c];
+  uintptr_t *b = (uintptr_t *)t[-1];
+  if (hak_likely(b != NULL)) {
+    h->top[c] = t - 1;
+    b[1] = 0;
+    return b;
+  }
+  return hak_small_alloc_slow(c, n);
+}
+
+/* The fast path of free: a push onto the thread's magazine when this thread owns the slab.
  * Checks on the way that p is a block this slab handed out (in the carved part, on a block
  * boundary) and is not already free; anything else goes to the slow path, which reports it. */
 HAK_INLINE void hak_small_free(void *p)
@@ -109,18 +166,22 @@ HAK_INLINE void hak_small_free(void *p)
     return;
   }
   hak_slab_t *s = hak_slab_of(ss, p);
-  uintptr_t *b = (uintptr_t *)p;
-  if (hak_unlikely(!hak_slab_block_ok(s, p) || b[1] == hak_free_key)) {
+  uintptr_t *b = (uintptr_t *)p, tag = hak_free_tag(p);
+  if (hak_unlikely(!hak_slab_block_ok(s, p) || b[1] == tag)) {
     hak_small_free_slow(p);
     return;
   }
   hak_heap_t *h = hak_tls_heap;
   if (hak_likely(atomic_load_explicit(&s->owner, memory_order_relaxed) == h)) {
-    void *old = s->free;
-    b[0] = (uintptr_t)old;
-    b[1] = hak_free_key;
-    s->free = p;
-    if (hak_unlikely((--s->used == 0) | (old == NULL))) hak_slab_freed(h, s);
+    unsigned c = s->cls;
+    void **t = h->top[c];
+    b[1] = tag;
+    if (hak_likely(t != h->lim[c])) {
+      *t = p;
+      h->top[c] = t + 1;
+      return;
+    }
+    hak_mag_overflow(h, s, p);
     return;
   }
   hak_free_remote(s, p);
