@@ -32,7 +32,7 @@ hak_test_progs = \
 	tests/test_threads_handoff \
 	tests/test_fork_threads \
 	tests/test_thread_churn \
-	tests/test_invalid_free
+	tests/test_misuse
 
 check_PROGRAMS += $(hak_test_progs)
 TESTS += $(hak_test_progs)
@@ -73,10 +73,10 @@ tests_test_thread_churn_SOURCES = tests/test_thread_churn.c tests/tap.h
 tests_test_thread_churn_LDADD = $(hak_test_libs)
 tests_test_thread_churn_LDFLAGS = $(hak_test_link)
 
-tests_test_invalid_free_SOURCES = tests/test_invalid_free.c tests/tap.h
-tests_test_invalid_free_LDADD = $(hak_test_libs)
-tests_test_invalid_free_LDFLAGS = $(hak_test_link)
-tests_test_invalid_free_CFLAGS = $(AM_CFLAGS) -fno-builtin -Wno-free-nonheap-object
+tests_test_misuse_SOURCES = tests/test_misuse.c tests/tap.h
+tests_test_misuse_LDADD = $(hak_test_libs)
+tests_test_misuse_LDFLAGS = $(hak_test_link)
+tests_test_misuse_CFLAGS = $(AM_CFLAGS) -fno-builtin -Wno-free-nonheap-object
 
 
 # Helpers the scripts run; not tests themselves.

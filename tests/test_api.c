@@ -147,7 +147,7 @@ static void test_realloc(void)
     void *r = realloc(p, 0);
     all &= p && r == NULL;
   }
-  ok(all, "realloc(p, 0) returns NULL in every tier (frees p; see test_invalid_free)");
+  ok(all, "realloc(p, 0) returns NULL in every tier (frees p; see test_misuse)");
 
   /* A failed realloc leaves the block where it was, with its contents. */
   int kept = 1, en = 1;

@@ -1,8 +1,13 @@
 /* Misuse is reported, not followed: each case runs in a forked child whose stderr goes to a
  * pipe.  The child must die of SIGABRT after writing one line that starts with "hakmem: " and
- * names the problem ("invalid pointer", "double free").  Cases: wild, interior, stack, global
- * and foreign pointers; double frees in every tier, after a remote free, and after the frees
- * that must really free (realloc(p, 0), free_sized, free_aligned_sized). */
+ * names the problem ("invalid pointer", "double free", "free list corrupted") — never SIGSEGV,
+ * never silence.  Cases: wild, interior, misaligned, stack, global and foreign pointers; double
+ * frees in every tier, at and below the head of the thread's cache, across threads, and after
+ * the calls that must really free (realloc(p, 0), a moving realloc, free_sized,
+ * free_aligned_sized); realloc and malloc_usable_size of invalid pointers; and writes into
+ * free blocks that lie on a slab's list or a remote list (a linear overflow from a live
+ * neighbour, a use-after-free write), which the next mallocs must catch when they follow the
+ * links. */
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
@@ -22,6 +27,16 @@ static char global_buf[256];
 static volatile uintptr_t sink;
 
 static void wild(void) { free((void *)(uintptr_t)0x12345670); }
+static void small_misaligned(void)
+{
+  char *p = malloc(64);
+  free(p + 1);
+}
+static void large_misaligned(void)
+{
+  char *p = malloc(300000);
+  free(p + 1);
+}
 static void small_interior(void)
 {
   char *p = malloc(100);
@@ -70,6 +85,28 @@ static void double_small(void)
   free(p);
   free(p);
 }
+static void double_immediate(void)
+{
+  void *p = malloc(32);
+  free(p);
+  free(p);
+}
+static void double_below_head(void)
+{
+  void *p = malloc(80), *q = malloc(80), *r = malloc(80);
+  free(p);
+  free(q);
+  free(r);
+  free(p); /* two frees above it */
+}
+static void double_after_realloc_moved(void)
+{
+  void *p = malloc(16);
+  void *q = realloc(p, 5000); /* another tier: p moves and is freed */
+  sink = (uintptr_t)q;
+  if (q == p) _exit(3);
+  free(p);
+}
 static void double_mid(void)
 {
   void *p = malloc(3000);
@@ -97,6 +134,21 @@ static void double_after_remote(void)
   pthread_join(t, NULL);
   free(p);
 }
+static void *sleep_then_free(void *p)
+{
+  usleep(1000);
+  free(p);
+  return NULL;
+}
+static void double_remote_second(void)
+{
+  void *p = malloc(64);
+  malloc(64);
+  free(p); /* by its owner first, then again by another thread */
+  pthread_t t;
+  pthread_create(&t, NULL, sleep_then_free, p);
+  pthread_join(t, NULL);
+}
 static void double_after_realloc0(void)
 {
   void *p = malloc(48);
@@ -118,6 +170,69 @@ static void double_after_free_aligned_sized(void)
   free_aligned_sized(p, 64, 640);
   free(p);
 }
+/* ---- writes into free blocks ----------------------------------------------------------------
+ * N blocks of one size, more than a thread's cache of that class holds, so that most of the
+ * freed ones lie on their slab's list, where the next mallocs follow their links. */
+#define NB 1024
+static char *blocks[NB];
+
+static int by_address(const void *a, const void *b)
+{
+  uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static void alloc_sorted(size_t size)
+{
+  for (int i = 0; i < NB; i++) blocks[i] = malloc(size);
+  qsort(blocks, NB, sizeof blocks[0], by_address);
+}
+
+static void malloc_many(size_t size)
+{
+  for (int i = 0; i < 2 * NB; i++) sink = (uintptr_t)malloc(size);
+}
+
+/* Every other block is freed; each live one then writes 16 bytes past its end, into the link
+ * and tag of its freed neighbour (a linear overflow). */
+static void overflow_into(size_t size)
+{
+  alloc_sorted(size);
+  for (int i = 1; i < NB; i += 2) free(blocks[i]);
+  for (int i = 0; i + 1 < NB; i += 2)
+    if (blocks[i + 1] == blocks[i] + size) memset(blocks[i] + size, 'A', 16);
+  malloc_many(size);
+}
+static void overflow_small(void) { overflow_into(64); }
+static void overflow_mid(void) { overflow_into(4096); }
+
+/* Freed blocks are written through stale pointers: one word, where a link would be. */
+static void uaf_write_local(void)
+{
+  alloc_sorted(48);
+  for (int i = 0; i < NB; i++) free(blocks[i]);
+  for (int i = 0; i < NB; i++) memcpy(blocks[i], "\x41\x41\x41\x41\x41\x41\x41\x41", 8);
+  malloc_many(48);
+}
+
+static void *free_all(void *arg)
+{
+  (void)arg;
+  for (int i = 0; i < NB; i++) free(blocks[i]);
+  return NULL;
+}
+/* The same, into blocks another thread freed: they wait on their slabs' remote lists. */
+static void uaf_write_remote(void)
+{
+  alloc_sorted(48);
+  pthread_t t;
+  pthread_create(&t, NULL, free_all, NULL);
+  pthread_join(t, NULL);
+  for (int i = 0; i < NB; i++) memcpy(blocks[i] + 8, "\x42\x42\x42\x42\x42\x42\x42\x42", 8);
+  for (int i = 0; i < NB; i++) memcpy(blocks[i], "\x41\x41\x41\x41\x41\x41\x41\x41", 8);
+  malloc_many(48);
+}
+
 static void realloc_wild(void) { sink = (uintptr_t)realloc((void *)(uintptr_t)0x12345670, 10); }
 static void realloc_interior(void)
 {
@@ -150,6 +265,8 @@ static const struct {
   const char *want; /* in the message; NULL: either "invalid pointer" or "double free" */
 } cases[] = {
     {"free(wild pointer)", wild, "invalid pointer"},
+    {"free(small block + 1, misaligned)", small_misaligned, "invalid pointer"},
+    {"free(large block + 1, misaligned)", large_misaligned, "invalid pointer"},
     {"free(start of a freed large block's mapping)", free_cached_large_base, "invalid pointer"},
     {"malloc_usable_size(start of a freed large block's mapping)", usable_size_cached_large_base,
      "invalid pointer"},
@@ -162,6 +279,11 @@ static const struct {
     {"free(address of a global)", global_addr, "invalid pointer"},
     {"free(pointer into a foreign mmap)", foreign_mmap, "invalid pointer"},
     {"double free of a small block", double_small, "double free"},
+    {"double free, the second at once", double_immediate, "double free"},
+    {"double free of a block below the head of the cache", double_below_head, "double free"},
+    {"free of the old pointer after realloc moved the block", double_after_realloc_moved,
+     "double free"},
+    {"double free, the second by another thread", double_remote_second, "double free"},
     {"double free of a mid block", double_mid, "double free"},
     {"double free of a large block", double_large, NULL},
     {"double free after another thread freed the block", double_after_remote, "double free"},
@@ -171,6 +293,14 @@ static const struct {
     {"realloc(wild pointer)", realloc_wild, "invalid pointer"},
     {"realloc(interior pointer)", realloc_interior, "invalid pointer"},
     {"malloc_usable_size(wild pointer)", usable_size_wild, "invalid pointer"},
+    {"16-byte overflow into freed small neighbours, then mallocs", overflow_small,
+     "free list corrupted"},
+    {"16-byte overflow into freed mid neighbours, then mallocs", overflow_mid,
+     "free list corrupted"},
+    {"use-after-free writes into links of freed blocks, then mallocs", uaf_write_local,
+     "free list corrupted"},
+    {"use-after-free writes into blocks on remote lists, then mallocs", uaf_write_remote,
+     "free list corrupted"},
 };
 #define NCASES (int)(sizeof cases / sizeof cases[0])
 
