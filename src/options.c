@@ -1,6 +1,8 @@
 /* Parsing of the HAKMEM_* variables, once, at start-up.  No allocation: values are parsed in
- * place from environ, and a bad value gets one line on stderr and the default. */
+ * place from environ, and a bad value gets one line on stderr and the default, as does a
+ * HAKMEM_* name that is no option.  In secure-execution mode nothing is read (os.h). */
 #include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
 #include "options.h"
@@ -71,6 +73,72 @@ static void *option_slot(const hak_option_desc_t *o)
   return (char *)&hak_opt + o->offset;
 }
 
+/* The longest name compared: longer ones are cut there, which only changes the suggestion. */
+#define HAK_OPT_NAME_MAX 63
+
+static char upper(char c)
+{
+  return c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c;
+}
+
+/* Levenshtein distance between the first n bytes of a (any case) and the option name b, with one
+ * row on the stack; a's length is at most HAK_OPT_NAME_MAX. */
+static unsigned distance(const char *a, size_t n, const char *b)
+{
+  unsigned row[HAK_OPT_NAME_MAX + 1];
+  size_t m = strlen(b);
+  if (m > HAK_OPT_NAME_MAX) m = HAK_OPT_NAME_MAX;
+  for (size_t j = 0; j <= m; j++) row[j] = (unsigned)j;
+  for (size_t i = 1; i <= n; i++) {
+    unsigned diag = row[0]; /* row[j - 1] of the previous row */
+    row[0] = (unsigned)i;
+    for (size_t j = 1; j <= m; j++) {
+      unsigned up = row[j], d = diag + (upper(a[i - 1]) != b[j - 1]);
+      d = HAK_MIN(d, up + 1);
+      row[j] = HAK_MIN(d, row[j - 1] + 1);
+      diag = up;
+    }
+  }
+  return row[m];
+}
+
+static bool is_option(const char *name, size_t n)
+{
+  for (unsigned i = 0; i < hak_option_count; i++)
+    if (strlen(hak_option_table[i].name) == n && strncmp(hak_option_table[i].name, name, n) == 0)
+      return true;
+  return false;
+}
+
+static const char *nearest_option(const char *name, size_t n)
+{
+  const char *best = hak_option_table[0].name;
+  unsigned best_d = ~0u;
+  for (unsigned i = 0; i < hak_option_count; i++) {
+    unsigned d = distance(name, n, hak_option_table[i].name);
+    if (d < best_d) best = hak_option_table[i].name, best_d = d;
+  }
+  return best;
+}
+
+/* One warning for every HAKMEM_* variable that is not an option, naming the nearest option. */
+static void warn_unknown(void)
+{
+  static const char prefix[] = "HAKMEM_";
+  for (const char *const *e = hak_os_environ(); *e; e++) {
+    if (strncmp(*e, prefix, sizeof prefix - 1) != 0) continue;
+    const char *name = *e + sizeof prefix - 1;
+    size_t n = strcspn(name, "=");
+    if (is_option(name, n)) continue;
+    char shown[HAK_OPT_NAME_MAX + 1];
+    size_t k = HAK_MIN(n, HAK_OPT_NAME_MAX);
+    memcpy(shown, name, k);
+    shown[k] = 0;
+    hak_msg("hakmem: warning: unknown variable %s%s%s (did you mean %s%s?)", prefix, shown,
+            k < n ? "..." : "", prefix, nearest_option(shown, k));
+  }
+}
+
 void hak_options_init(void)
 {
   for (unsigned i = 0; i < hak_option_count; i++) {
@@ -97,6 +165,7 @@ void hak_options_init(void)
     }
     *(double *)option_slot(o) = v;
   }
+  warn_unknown();
 }
 
 void hak_options_dump(void)

@@ -9,6 +9,7 @@
 
 /* The page size, read from the kernel at start-up (4, 16 or 64 KiB on aarch64). */
 extern size_t hak_os_page;
+/* Reads the page size, and whether the process runs in secure-execution mode, once. */
 void hak_os_init(void);
 
 /* Maps size bytes of fresh zeroed read-write memory whose address is a multiple of align
@@ -27,7 +28,12 @@ bool hak_os_remap(void *old, size_t old_size, void *new_addr, size_t new_size);
 bool hak_os_grow_in_place(void *addr, size_t old_size, size_t new_size);
 
 /* Messages go out through hak_vmsg_fd (internal.h), one write(2) per line. */
-/* The value of an environment variable, read from environ without allocating; NULL if unset. */
+/* The environment as a NULL-terminated list of "NAME=value", read in place without allocating.
+ * The list is empty in secure-execution mode (getauxval(AT_SECURE): a set-user-ID, set-group-ID
+ * or file-capability program, which /etc/ld.so.preload reaches with the environment of whoever
+ * started it; DESIGN invariant 7), and before hak_os_init has looked. */
+const char *const *hak_os_environ(void);
+/* The value of an environment variable from hak_os_environ; NULL if unset. */
 const char *hak_os_getenv(const char *name);
 /* Seconds from a monotonic clock (vDSO). */
 double hak_os_now(void);

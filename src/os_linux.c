@@ -22,11 +22,13 @@
 extern char **environ;
 
 size_t hak_os_page = 4096;
+static bool os_secure = true; /* until hak_os_init reads AT_SECURE */
 
 void hak_os_init(void)
 {
   long p = sysconf(_SC_PAGESIZE);
   if (p > 0) hak_os_page = (size_t)p;
+  os_secure = getauxval(AT_SECURE) != 0;
 }
 
 /* Debug builds check the contract that QEMU does not: every address and size is page-aligned. */
@@ -118,10 +120,16 @@ bool hak_os_grow_in_place(void *addr, size_t old_size, size_t new_size)
   return r == addr;
 }
 
+const char *const *hak_os_environ(void)
+{
+  static const char *const none[] = {NULL};
+  return os_secure || !environ ? none : (const char *const *)environ;
+}
+
 const char *hak_os_getenv(const char *name)
 {
   size_t n = strlen(name);
-  for (char **e = environ; e && *e; e++)
+  for (const char *const *e = hak_os_environ(); *e; e++)
     if (strncmp(*e, name, n) == 0 && (*e)[n] == '=') return *e + n + 1;
   return NULL;
 }

@@ -82,12 +82,15 @@ tests_test_misuse_CFLAGS = $(AM_CFLAGS) -fno-builtin -Wno-free-nonheap-object
 # Helpers the scripts run; not tests themselves.
 # test_alloc_probe is linked with hakmem and allocates in every tier (tests/options.sh).
 # test_preload_probe is not: it gets hakmem only through LD_PRELOAD (tests/preload_programs.sh).
-check_PROGRAMS += tests/test_alloc_probe tests/test_preload_probe
+# Nor is test_secure_probe, which tests/install/preload-secure.sh makes set-user-ID root.
+check_PROGRAMS += tests/test_alloc_probe tests/test_preload_probe tests/test_secure_probe
 tests_test_alloc_probe_SOURCES = tests/test_alloc_probe.c
 tests_test_alloc_probe_LDADD = $(hak_test_libs)
 tests_test_alloc_probe_LDFLAGS = $(hak_test_link)
 tests_test_preload_probe_SOURCES = tests/test_preload_probe.c
 tests_test_preload_probe_CFLAGS = $(AM_CFLAGS) -fno-builtin
+tests_test_secure_probe_SOURCES = tests/test_secure_probe.c
+tests_test_secure_probe_CFLAGS = $(AM_CFLAGS) -fno-builtin
 
 hak_test_scripts = tests/exports.sh tests/options.sh tests/preload_programs.sh
 dist_check_SCRIPTS += $(hak_test_scripts) tests/tap.sh

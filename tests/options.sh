@@ -1,14 +1,15 @@
 #!/bin/sh
 # The option parser: a bad HAKMEM_* value gets exactly one "hakmem: warning: HAKMEM_NAME=..."
-# line on stderr and the default, and the program runs normally; HAKMEM_VERBOSE=1 prints the
-# effective value of every option.
+# line on stderr and the default, and the program runs normally; so does a HAKMEM_* name that is
+# no option, with the nearest one named; HAKMEM_VERBOSE=1 prints the effective value of every
+# option.
 : "${top_srcdir:=..}" "${top_builddir:=.}"
 . "$top_srcdir/tests/tap.sh"
 
 probe="$top_builddir/tests/test_alloc_probe$EXEEXT"
 [ -x "$probe" ] || skip_all "tests/test_alloc_probe was not built"
 
-plan 12
+plan 16
 
 # Only the settings a case names: none inherited from the caller's environment.
 for v in $(env | sed -n 's/^\(HAKMEM_[A-Za-z0-9_]*\)=.*/\1/p'); do unset "$v"; done
@@ -75,5 +76,31 @@ run HAKMEM_VERBOSE=1 HAKMEM_TINY_BATCH=abc
 def=$(sed -n 's/^hakmem: warning: HAKMEM_TINY_BATCH=.*default \([0-9][0-9]*\).*/\1/p' "$tmp/err")
 [ -n "$def" ] && grep -q "^hakmem: HAKMEM_TINY_BATCH=$def\$" "$tmp/err" && warned TINY_BATCH
 ok $? "HAKMEM_VERBOSE=1 shows the default (${def:-?}) in place of a bad HAKMEM_TINY_BATCH"
+
+# unknown NAME NEAREST: the one line on stderr warns of HAKMEM_NAME and names HAKMEM_NEAREST.
+unknown() {
+  [ $status -eq 0 ] && grep -qx 'probe ok' "$tmp/out" && [ "$(grep -c . "$tmp/err")" -eq 1 ] &&
+    grep -qx "hakmem: warning: unknown variable HAKMEM_$1 (did you mean HAKMEM_$2?)" "$tmp/err"
+}
+
+run HAKMEM_STAT=1
+unknown STAT STATS
+ok $? "HAKMEM_STAT=1: one warning that names HAKMEM_STATS, and no statistics"
+[ $status -eq 0 ] || diag "status $status" "$(cat "$tmp/err")"
+
+run HAKMEM_superslab_ttl_sec=3
+unknown superslab_ttl_sec SUPERSLAB_TTL_SEC
+ok $? "HAKMEM_superslab_ttl_sec (wrong case): the warning names HAKMEM_SUPERSLAB_TTL_SEC"
+
+run HAKMEM_BIGCACHE_MAX=8
+unknown BIGCACHE_MAX BIGCACHE_MAX_MB
+ok $? "HAKMEM_BIGCACHE_MAX: the warning names HAKMEM_BIGCACHE_MAX_MB"
+
+run HAKMEM_TINY_BATCHES=8 HAKMEM_VERBOSE=1 HAKMEM_PROFILES=1
+n=$(grep -c '^hakmem: warning: unknown variable' "$tmp/err")
+[ "$n" -eq 2 ] && grep -q '^hakmem: warning: unknown variable HAKMEM_TINY_BATCHES ' "$tmp/err" &&
+  grep -q '^hakmem: warning: unknown variable HAKMEM_PROFILES ' "$tmp/err" &&
+  grep -qx 'hakmem: HAKMEM_VERBOSE=1' "$tmp/err"
+ok $? "two unknown names beside a known one: one warning each ($n), the known one taken"
 
 tap_done

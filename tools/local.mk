@@ -11,9 +11,16 @@ EXTRA_DIST += tools/hakmem.in tools/hakmem-preload.in tools/options-man.sh \
 
 hak_edit_script = sed -e 's|@libdir[@]|$(libdir)|g' -e 's|@PACKAGE_VERSION[@]|$(PACKAGE_VERSION)|g'
 
-tools/hakmem: $(srcdir)/tools/hakmem.in Makefile
+# The launcher's --set knows the variable names: they are read from the rows of src/options.h
+# here, not printed by tools/gen-options-man, which a cross build cannot run
+# (tests/install/launcher.sh checks that the two agree).
+hak_option_rows = sed -n 's/^ *X(\([A-Z0-9_]*\),.*/HAKMEM_\1/p' $(srcdir)/src/options.h
+
+tools/hakmem: $(srcdir)/tools/hakmem.in $(srcdir)/src/options.h Makefile
 	$(AM_V_GEN)$(MKDIR_P) tools && rm -f $@ $@.tmp && \
-	$(hak_edit_script) $(srcdir)/tools/hakmem.in > $@.tmp && chmod +x $@.tmp && mv -f $@.tmp $@
+	names=`$(hak_option_rows) | tr '\n' ' '` && test -n "$$names" && \
+	$(hak_edit_script) -e "s|@OPTION_NAMES[@]|$${names% }|g" $(srcdir)/tools/hakmem.in > $@.tmp && \
+	chmod +x $@.tmp && mv -f $@.tmp $@
 
 tools/hakmem-preload: $(srcdir)/tools/hakmem-preload.in Makefile
 	$(AM_V_GEN)$(MKDIR_P) tools && rm -f $@ $@.tmp && \

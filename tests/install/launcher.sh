@@ -7,6 +7,8 @@ hakmem=$(cd "$top_builddir" && pwd)/tools/hakmem
 [ -n "$HAK_EMULATOR" ] && skip_all "a cross build's library cannot be preloaded here"
 [ -f "$HAK_LIB" ] || skip_all "no shared library was built"
 run() { "$hakmem" --library "$HAK_LIB" "$@"; }
+# Only the settings a case names: none inherited from the caller's environment.
+for v in $(env | sed -n 's/^\(HAKMEM_[A-Za-z0-9_]*\)=.*/\1/p'); do unset "$v"; done
 
 out=$("$hakmem" --help); rc=$?
 check_rc "--help exits 0" 0 $rc
@@ -53,12 +55,26 @@ check_rc "an unknown option exits 125" 125 $rc
 
 out=$(LD_PRELOAD=$HAK_LIB run sh -c 'printf %s "$LD_PRELOAD"')
 check "the library goes in front of an LD_PRELOAD list" test "$out" = "$HAK_LIB:$HAK_LIB"
-out=$(HAKMEM_SOME_OPTION=7 run sh -c 'printf %s "$HAKMEM_SOME_OPTION"')
+out=$(HAKMEM_TINY_BATCH=7 run sh -c 'printf %s "$HAKMEM_TINY_BATCH"')
 check "HAKMEM_* variables are passed through" test "$out" = 7
-out=$(run --set some_option=8 sh -c 'printf %s "$HAKMEM_SOME_OPTION"')
+out=$(run --set tiny_batch=8 sh -c 'printf %s "$HAKMEM_TINY_BATCH"')
 check "--set name=value sets HAKMEM_NAME" test "$out" = 8
-out=$(run -s HAKMEM_OTHER=a=b sh -c 'printf %s "$HAKMEM_OTHER"')
+out=$(run -s HAKMEM_STATS_FILE=a=b sh -c 'printf %s "$HAKMEM_STATS_FILE"')
 check "-s HAKMEM_NAME=value keeps the rest of the value" test "$out" = a=b
+for set in "--set HAKMEM_STAT=1" "-s STAT=1" "--set=stat=1"; do
+  err=$(run $set sh -c 'echo ran' 2>&1); rc=$?
+  check_rc "$set: an unknown name exits 125" 125 $rc
+  check "$set: the message names it and the nearest option" \
+    test "$err" = "hakmem: unknown variable HAKMEM_STAT (did you mean HAKMEM_STATS?); see hakmem(7)"
+done
+err=$(run -s superslab_ttl=5 true 2>&1)
+check "--set suggests the nearest name (HAKMEM_SUPERSLAB_TTL_SEC for SUPERSLAB_TTL)" \
+  sh -c 'printf "%s\n" "$1" | grep -q "did you mean HAKMEM_SUPERSLAB_TTL_SEC?"' sh "$err"
+# The names --set knows (made from src/options.h by sed) are those tools/gen-options-man prints.
+names=$($HAK_EMULATOR "$top_builddir/tools/gen-options-man" --names) || bail_out "tools/gen-options-man failed"
+known=$(sed -n "s/^options='\(.*\)'\$/\1/p" "$hakmem")
+check "--set knows the $(echo $names | wc -w) names of the options table, and only those" \
+  test "$(echo $known)" = "$(echo $names)"
 out=$(cd "$(dirname "$HAK_LIB")" && "$hakmem" --library "./${HAK_LIB##*/}" cat /proc/self/maps | grep -c /libhakmem)
 check "a relative --library path works" test "$out" -gt 0
 out=$(run -- sh -c 'echo ran')
