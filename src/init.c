@@ -21,7 +21,7 @@ void hak_init_slow(void)
     hak_options_init();
     hak_keys_init();
     hak_stats_init();
-    hak_pool_init();
+    hak_partial_init();
     __atomic_store_n(&hak_initialized, true, __ATOMIC_RELEASE);
     if (hak_opt.VERBOSE) {
       hak_msg("hakmem: %s (%s), page %zu bytes", HAKMEM_VERSION, HAK_ARCH_NAME, hak_os_page);

@@ -147,42 +147,16 @@ typedef struct {
 static hak_pool_t pools[HAK_SS_NKINDS] = {
     {.lock = PTHREAD_MUTEX_INITIALIZER}, {.lock = PTHREAD_MUTEX_INITIALIZER}};
 
-typedef struct {
-  pthread_mutex_t lock;
-  hak_slab_t *head;
-} __attribute__((aligned(64))) hak_partial_t;
-static hak_partial_t partial[HAK_NCLASSES];
 
-void hak_pool_init(void)
-{
-  for (unsigned c = 0; c < HAK_NCLASSES; c++) pthread_mutex_init(&partial[c].lock, NULL);
-}
 
-static void slab_list_push(hak_slab_t **head, hak_slab_t *s, uint8_t list)
-{
-  s->prev = NULL;
-  s->next = *head;
-  if (*head) (*head)->prev = s;
-  *head = s;
-  s->list = list;
-}
-
-static void slab_list_unlink(hak_slab_t **head, hak_slab_t *s)
-{
-  if (s->prev) s->prev->next = s->next;
-  else *head = s->next;
-  if (s->next) s->next->prev = s->prev;
-  s->next = s->prev = NULL;
-  s->list = HAK_LIST_NONE;
-}
 
 static void empty_unlink(hak_pool_t *pool, hak_slab_t *s)
 {
   if (s->list == HAK_LIST_DIRTY) {
-    if (pool->dirty_tail == s) pool->dirty_tail = s->prev;
-    slab_list_unlink(&pool->dirty, s);
+    if (pool->dirty_tail == s) __atomic_store_n(&pool->dirty_tail, s->prev, __ATOMIC_RELAXED);
+    hak_slab_list_unlink(&pool->dirty, s);
   } else {
-    slab_list_unlink(&pool->clean, s);
+    hak_slab_list_unlink(&pool->clean, s);
   }
 }
 
@@ -204,7 +178,7 @@ static void pool_purge_locked(hak_pool_t *pool, double now, bool all)
   while ((s = pool->dirty_tail) != NULL && (all || now - s->empty_since > delay)) {
     empty_unlink(pool, s);
     slab_purge(s);
-    slab_list_push(&pool->clean, s, HAK_LIST_CLEAN);
+    hak_slab_list_push(&pool->clean, s, HAK_LIST_CLEAN);
   }
 }
 
@@ -244,10 +218,10 @@ static void slab_format(hak_slab_t *s, unsigned cls, hak_heap_t *heap)
   s->free = NULL;
   s->used = 0;
   s->carved = 0;
-  s->limit = 0;
+  __atomic_store_n(&s->limit, 0, __ATOMIC_RELAXED);
   s->next = s->prev = NULL;
-  s->list = HAK_LIST_NONE;
-  s->orphan = 0;
+  hak_slab_set_list(s, HAK_LIST_NONE);
+  __atomic_store_n(&s->orphan, 0, __ATOMIC_RELAXED);
   atomic_store_explicit(&s->remote, 0, memory_order_relaxed);
   atomic_store_explicit(&s->owner, heap, memory_order_relaxed);
   s->state = HAK_SLAB_ACTIVE;
@@ -304,7 +278,8 @@ void hak_pool_give(hak_slab_t *s)
   hak_pool_t *pool = &pools[ss->kind];
   atomic_store_explicit(&s->owner, NULL, memory_order_relaxed);
   s->carved = 0;
-  s->limit = 0; /* no pointer into an EMPTY slab passes free's checks */
+  /* no pointer into an EMPTY slab passes free's checks */
+  __atomic_store_n(&s->limit, 0, __ATOMIC_RELAXED);
   s->free = NULL;
   double now = hak_os_now();
   pthread_mutex_lock(&pool->lock);
@@ -312,8 +287,8 @@ void hak_pool_give(hak_slab_t *s)
   pool->active--;
   if (--ss->in_use > 0) {
     s->empty_since = now;
-    slab_list_push(&pool->dirty, s, HAK_LIST_DIRTY);
-    if (!pool->dirty_tail) pool->dirty_tail = s;
+    hak_slab_list_push(&pool->dirty, s, HAK_LIST_DIRTY);
+    if (!pool->dirty_tail) __atomic_store_n(&pool->dirty_tail, s, __ATOMIC_RELAXED);
     pool_purge_locked(pool, now, false);
     pthread_mutex_unlock(&pool->lock);
     return;
@@ -327,32 +302,6 @@ void hak_pool_give(hak_slab_t *s)
   lru_put(ss);
 }
 
-void hak_partial_push(hak_slab_t *s, bool orphan)
-{
-  hak_partial_t *p = &partial[s->cls];
-  atomic_store_explicit(&s->owner, NULL, memory_order_relaxed);
-  pthread_mutex_lock(&p->lock);
-  s->orphan = orphan;
-  slab_list_push(&p->head, s, HAK_LIST_PARTIAL);
-  pthread_mutex_unlock(&p->lock);
-}
-
-hak_slab_t *hak_partial_pop(unsigned cls, hak_heap_t *heap)
-{
-  hak_partial_t *p = &partial[cls];
-  if (!__atomic_load_n(&p->head, __ATOMIC_RELAXED)) return NULL; /* a hint; the lock decides */
-  pthread_mutex_lock(&p->lock);
-  hak_slab_t *s = p->head;
-  if (s) {
-    slab_list_unlink(&p->head, s);
-    s->orphan = 0;
-    atomic_store_explicit(&s->owner, heap, memory_order_relaxed);
-  }
-  pthread_mutex_unlock(&p->lock);
-  return s;
-}
-
-static void partial_drain(void);
 
 /* Empty SuperSlabs cached for longer than the purge delay keep their address space (a reuse
  * costs page faults, not mmap) but give their pages back.  Oldest first; stops at the first
@@ -370,7 +319,7 @@ static void lru_purge_locked(double now)
 
 void hak_pool_maintain(double now)
 {
-  partial_drain();
+  hak_partial_drain();
   for (unsigned k = 0; k < HAK_SS_NKINDS; k++) {
     if (!__atomic_load_n(&pools[k].dirty_tail, __ATOMIC_RELAXED)) continue;
     pthread_mutex_lock(&pools[k].lock);
@@ -384,57 +333,11 @@ void hak_pool_maintain(double now)
   release_list(old);
 }
 
-bool hak_partial_take_orphan(hak_slab_t *s, hak_heap_t *heap)
-{
-  hak_partial_t *p = &partial[s->cls];
-  bool taken = false;
-  pthread_mutex_lock(&p->lock);
-  if (s->list == HAK_LIST_PARTIAL && s->orphan) {
-    slab_list_unlink(&p->head, s);
-    s->orphan = 0;
-    atomic_store_explicit(&s->owner, heap, memory_order_relaxed);
-    taken = true;
-  }
-  pthread_mutex_unlock(&p->lock);
-  return taken;
-}
 
-/* Slabs on the shared partial lists may be wholly free once their remote lists are drained:
- * each list is taken whole, drained outside the lock, and what still has live blocks goes
- * back.  A slab off the list meanwhile reads as unowned and unlisted, so frees into it push. */
-static void partial_drain(void)
-{
-  for (unsigned c = 0; c < HAK_NCLASSES; c++) {
-    hak_partial_t *p = &partial[c];
-    if (!__atomic_load_n(&p->head, __ATOMIC_RELAXED)) continue;
-    pthread_mutex_lock(&p->lock);
-    hak_slab_t *list = p->head, *keep = NULL, *s;
-    p->head = NULL;
-    for (s = list; s; s = s->next) s->list = HAK_LIST_NONE;
-    pthread_mutex_unlock(&p->lock);
-    while ((s = list) != NULL) {
-      list = s->next;
-      hak_slab_collect(s);
-      if (s->used == 0) {
-        hak_pool_give(s);
-      } else {
-        s->next = keep;
-        keep = s;
-      }
-    }
-    if (!keep) continue;
-    pthread_mutex_lock(&p->lock);
-    while ((s = keep) != NULL) {
-      keep = s->next;
-      slab_list_push(&p->head, s, HAK_LIST_PARTIAL);
-    }
-    pthread_mutex_unlock(&p->lock);
-  }
-}
 
 size_t hak_pool_trim(void)
 {
-  partial_drain();
+  hak_partial_drain();
   size_t purged = 0;
   for (unsigned k = 0; k < HAK_SS_NKINDS; k++) {
     pthread_mutex_lock(&pools[k].lock);
@@ -450,7 +353,6 @@ size_t hak_pool_trim(void)
 
 void hak_pool_lock_all(void)
 {
-  for (unsigned c = 0; c < HAK_NCLASSES; c++) pthread_mutex_lock(&partial[c].lock);
   for (unsigned k = 0; k < HAK_SS_NKINDS; k++) pthread_mutex_lock(&pools[k].lock);
   pthread_mutex_lock(&lru.lock);
 }
@@ -460,12 +362,10 @@ void hak_pool_unlock_all(bool child)
   if (child) { /* the child's copy of a lock may name a thread that does not exist there */
     pthread_mutex_init(&lru.lock, NULL);
     for (unsigned k = 0; k < HAK_SS_NKINDS; k++) pthread_mutex_init(&pools[k].lock, NULL);
-    for (unsigned c = 0; c < HAK_NCLASSES; c++) pthread_mutex_init(&partial[c].lock, NULL);
     return;
   }
   pthread_mutex_unlock(&lru.lock);
   for (unsigned k = HAK_SS_NKINDS; k-- > 0;) pthread_mutex_unlock(&pools[k].lock);
-  for (unsigned c = HAK_NCLASSES; c-- > 0;) pthread_mutex_unlock(&partial[c].lock);
 }
 
 void hak_pool_counts(hak_pool_counts_t *out)

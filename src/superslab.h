@@ -123,6 +123,32 @@ static inline void hak_ss_list_unlink(hak_ss_list_t *l, hak_ss_t *ss)
   ss->next = ss->prev = NULL;
 }
 
+/* A doubly linked list of slabs through next/prev (the pool's empty slabs, the shared partial
+ * lists); the caller holds the list's lock.  head may be read without the lock as a hint, and
+ * list by any thread that frees into the slab (hak_free_remote), so both are stored atomically. */
+static inline void hak_slab_set_list(hak_slab_t *s, uint8_t list)
+{
+  __atomic_store_n(&s->list, list, __ATOMIC_RELAXED);
+}
+
+static inline void hak_slab_list_push(hak_slab_t **head, hak_slab_t *s, uint8_t list)
+{
+  s->prev = NULL;
+  s->next = *head;
+  if (*head) (*head)->prev = s;
+  __atomic_store_n(head, s, __ATOMIC_RELAXED);
+  hak_slab_set_list(s, list);
+}
+
+static inline void hak_slab_list_unlink(hak_slab_t **head, hak_slab_t *s)
+{
+  if (s->prev) s->prev->next = s->next;
+  else __atomic_store_n(head, s->next, __ATOMIC_RELAXED);
+  if (s->next) s->next->prev = s->prev;
+  s->next = s->prev = NULL;
+  hak_slab_set_list(s, HAK_LIST_NONE);
+}
+
 /* ---- the region map ---------------------------------------------------------------------- */
 #define HAK_VA_BITS 48
 /* In .bss: 16 MiB of address space, of which only the pages covering regions in use are ever
@@ -138,7 +164,6 @@ HAK_INLINE bool hak_region_ours(const void *ss)
 }
 
 /* ---- the shared pool --------------------------------------------------------------------- */
-void hak_pool_init(void);
 /* A slab of the given kind: an EMPTY one, else an UNUSED one of a SuperSlab in use, else one of
  * a new SuperSlab (from the LRU cache, else the OS).  NULL (errno ENOMEM) when out of memory.
  * The slab comes back ACTIVE, its geometry set for class cls, owned by heap. */
@@ -147,13 +172,6 @@ hak_slab_t *hak_pool_take(unsigned kind, unsigned cls, hak_heap_t *heap);
  * goes to the LRU cache when it was the last slab in use. */
 void hak_pool_give(hak_slab_t *s);
 
-/* Partly free slabs that no thread owns, per class: pushed by exiting threads (orphans) and
- * by the thread that frees into a marked full slab first; popped (and so adopted) by threads
- * that need blocks. */
-void hak_partial_push(hak_slab_t *s, bool orphan);
-hak_slab_t *hak_partial_pop(unsigned cls, hak_heap_t *heap);
-/* Takes s off the shared partial list for heap, if it is still there and an orphan. */
-bool hak_partial_take_orphan(hak_slab_t *s, hak_heap_t *heap);
 
 /* A fresh (zeroed) SuperSlab-aligned region of size bytes (a multiple of the page), marked as
  * ours; and its release to the OS. */

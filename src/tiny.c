@@ -93,6 +93,18 @@ static struct {
   hak_class_stats_t exited[HAK_NCLASSES]; /* counts of heaps whose threads have exited */
 } heaps = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
+/* The shared partial lists, one per class: partly free slabs that no thread owns. */
+typedef struct {
+  pthread_mutex_t lock;
+  hak_slab_t *head;
+} __attribute__((aligned(64))) hak_partial_t;
+static hak_partial_t partial[HAK_NCLASSES];
+
+void hak_partial_init(void)
+{
+  for (unsigned c = 0; c < HAK_NCLASSES; c++) pthread_mutex_init(&partial[c].lock, NULL);
+}
+
 /* ---- magazine geometry: the same for every heap, fixed at the first heap ------------------
  * A class refills its magazine with a batch (HAKMEM_TINY_BATCH blocks of a small class, but
  * no more than 16 KiB of them; HAKMEM_POOL_REFILL_BATCH of a mid class) and holds up to two
@@ -197,16 +209,71 @@ static void heap_free(hak_heap_t *h)
   pthread_mutex_unlock(&heaps.lock);
 }
 
+/* fork: the heaps' lock, then every partial list's; the pool's locks come after these. */
 void hak_heap_lock_all(void)
 {
   pthread_mutex_lock(&heaps.lock);
+  for (unsigned c = 0; c < HAK_NCLASSES; c++) pthread_mutex_lock(&partial[c].lock);
 }
 
 void hak_heap_unlock_all(bool child)
 {
-  if (child) pthread_mutex_init(&heaps.lock, NULL);
-  else pthread_mutex_unlock(&heaps.lock);
+  if (child) { /* the child's copy of a lock may name a thread that does not exist there */
+    hak_partial_init();
+    pthread_mutex_init(&heaps.lock, NULL);
+    return;
+  }
+  for (unsigned c = HAK_NCLASSES; c-- > 0;) pthread_mutex_unlock(&partial[c].lock);
+  pthread_mutex_unlock(&heaps.lock);
 }
+
+/* ---- slab ownership: the protocol ----------------------------------------------------------
+ *
+ * Four fields of an ACTIVE slab say who may touch the rest of it (free, used, carved, next,
+ * prev): owner, remote, list and orphan.  Exactly one party has charge of a slab at a time —
+ * a heap, a lock, or nobody until the first free into it — and only that party writes the
+ * rest.  Other threads only ever read owner, list and orphan (relaxed, as hints they recheck)
+ * and push onto remote.  h is a heap; K = HAKMEM_WARM_POOL_SIZE.
+ *
+ *   state               owner        remote       list        orphan  in charge
+ *   current             h            blocks|0     CUR         0       h
+ *   warm, full          h            blocks|0     WARM, FULL  0       h
+ *   adopted             h|ADOPTED    blocks|0     WARM, FULL  0       h
+ *   marked, keeper h    h|1          h|1          NONE        0       the first free into it
+ *   marked, no keeper   NULL         1            NONE        0       the first free into it
+ *   shared              NULL         blocks|0     PARTIAL     0       partial[cls].lock
+ *   shared orphan       NULL         blocks|0     PARTIAL     1       partial[cls].lock
+ *   draining            NULL         blocks|0     NONE        0       hak_partial_drain's caller
+ *   EMPTY (the pool's)  NULL         0            DIRTY/CLEAN 0       the pool's lock
+ *
+ *   from        to                  by                 how
+ *   pool        current             refill             hak_pool_take formats it for h
+ *   current     warm or full        slab_retire        fewer than K full slabs kept
+ *   current     marked, keeper h    slab_mark_full     owner := h|1, then CAS remote 0 -> h|1
+ *                                                       (release); fails, and stays owned, if a
+ *                                                       block came back first
+ *   marked      warm                slab_win_back      h's free: CAS remote h|1 -> 0 (acquire)
+ *   marked      shared, or adopted  hak_free_remote    another thread's push replaces the mark
+ *                                                       (acq_rel); it pushes the slab (keeper)
+ *                                                       or adopts it (no keeper)
+ *   warm, full  current             refill             owner := h (ends adopted)
+ *   owned       EMPTY               hak_slab_freed,    used reaches 0: hak_pool_give
+ *                                   hak_heap_trim
+ *   owned       shared orphan,      slab_abandon       the thread exits: free blocks, none, or
+ *               marked no keeper,                      nothing live
+ *               or EMPTY
+ *   shared      current             hak_partial_pop    under the lock; owner := h
+ *   orphan      adopted             hak_free_remote    hak_partial_take_orphan rechecks under
+ *                                                       the lock, then slab_adopt
+ *   shared      draining -> shared  hak_partial_drain  taken off whole under the lock, remote
+ *               or EMPTY                               collected, the live ones put back
+ *
+ * A push onto remote (hak_free_remote) publishes the block's link with release; the exchange
+ * that takes the list (hak_slab_collect) acquires.  A thread that replaces a mark acquires
+ * what the marking thread wrote before its release.  Everything that changes hands through a
+ * shared list does so under that list's lock.  Frees by h into its own slabs go to its
+ * magazine (owner == h, the fast path); into an adopted slab, to the slab's list
+ * (slab_put_local); every other free is a remote push. */
 
 /* ---- slabs as a thread sees them --------------------------------------------------------- */
 
@@ -222,7 +289,7 @@ static void own_push(hak_heap_t *h, hak_slab_t *s, uint8_t list)
   if (s->prev) s->prev->next = s;
   else h->head[l][c] = s;
   h->tail[l][c] = s;
-  s->list = list;
+  hak_slab_set_list(s, list);
   h->count[l][c]++;
 }
 
@@ -235,7 +302,7 @@ static void own_unlink(hak_heap_t *h, hak_slab_t *s)
   else h->tail[l][c] = s->prev;
   h->count[l][c]--;
   s->next = s->prev = NULL;
-  s->list = HAK_LIST_NONE;
+  hak_slab_set_list(s, HAK_LIST_NONE);
 }
 
 /* Moves the blocks other threads freed onto the local list: one atomic exchange, then a walk
@@ -279,7 +346,7 @@ static void slab_put_local(hak_heap_t *h, hak_slab_t *s, void *p)
 static bool slab_mark_full(hak_heap_t *h, hak_slab_t *s, hak_heap_t *keeper)
 {
   uintptr_t expect = 0, mark = (uintptr_t)keeper | HAK_REMOTE_DETACHED;
-  s->list = HAK_LIST_NONE;
+  hak_slab_set_list(s, HAK_LIST_NONE);
   atomic_store_explicit(&s->owner, keeper ? (hak_heap_t *)mark : NULL, memory_order_relaxed);
   if (atomic_compare_exchange_strong_explicit(&s->remote, &expect, mark, memory_order_release,
                                               memory_order_relaxed))
@@ -348,7 +415,7 @@ void hak_free_remote(hak_slab_t *s, void *p)
   do {
     hak_block_link(p, (old & HAK_REMOTE_DETACHED) ? NULL : (void *)old);
   } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, (uintptr_t)p,
-                                                  memory_order_release, memory_order_relaxed));
+                                                  memory_order_acq_rel, memory_order_relaxed));
   if (old & HAK_REMOTE_DETACHED) { /* this free replaced a full slab's mark: it is ours to place */
     bool keeperless = old == HAK_REMOTE_DETACHED;
     if (keeperless && can_adopt) {
@@ -428,7 +495,7 @@ static hak_slab_t *refill(hak_heap_t *h, unsigned c)
       return NULL;
     }
   }
-  next->list = HAK_LIST_CUR;
+  hak_slab_set_list(next, HAK_LIST_CUR);
   atomic_store_explicit(&next->owner, h, memory_order_relaxed); /* adopted: now its magazine's too */
   h->slab[c] = next;
   return next;
@@ -456,7 +523,7 @@ static void mag_fill(hak_heap_t *h, unsigned c, hak_slab_t *s)
   if (t < end && s->carved < s->capacity) {
     uint32_t n = HAK_MIN((uint32_t)(end - t), s->capacity - s->carved);
     s->carved += n;
-    s->limit = s->carved * s->bsize;
+    __atomic_store_n(&s->limit, s->carved * s->bsize, __ATOMIC_RELAXED);
     s->used += n;
     char *b = s->start + (size_t)s->carved * s->bsize;
     for (uint32_t i = 0; i < n; i++) { /* the lowest address ends on top */
@@ -584,7 +651,7 @@ void hak_heap_trim(void)
       hak_slab_collect(s);
       if (s->used == 0) {
         h->slab[c] = &hak_slab_none;
-        s->list = HAK_LIST_NONE;
+        hak_slab_set_list(s, HAK_LIST_NONE);
         hak_pool_give(s);
       }
     }
@@ -601,13 +668,89 @@ void hak_heap_trim(void)
   }
 }
 
+/* ---- the shared partial lists ----------------------------------------------------------- */
+
+
+void hak_partial_push(hak_slab_t *s, bool orphan)
+{
+  hak_partial_t *p = &partial[s->cls];
+  atomic_store_explicit(&s->owner, NULL, memory_order_relaxed);
+  pthread_mutex_lock(&p->lock);
+  __atomic_store_n(&s->orphan, orphan, __ATOMIC_RELAXED);
+  hak_slab_list_push(&p->head, s, HAK_LIST_PARTIAL);
+  pthread_mutex_unlock(&p->lock);
+}
+
+hak_slab_t *hak_partial_pop(unsigned cls, hak_heap_t *heap)
+{
+  hak_partial_t *p = &partial[cls];
+  if (!__atomic_load_n(&p->head, __ATOMIC_RELAXED)) return NULL; /* a hint; the lock decides */
+  pthread_mutex_lock(&p->lock);
+  hak_slab_t *s = p->head;
+  if (s) {
+    hak_slab_list_unlink(&p->head, s);
+    __atomic_store_n(&s->orphan, 0, __ATOMIC_RELAXED);
+    atomic_store_explicit(&s->owner, heap, memory_order_relaxed);
+  }
+  pthread_mutex_unlock(&p->lock);
+  return s;
+}
+
+bool hak_partial_take_orphan(hak_slab_t *s, hak_heap_t *heap)
+{
+  hak_partial_t *p = &partial[s->cls];
+  bool taken = false;
+  pthread_mutex_lock(&p->lock);
+  if (s->list == HAK_LIST_PARTIAL && s->orphan) {
+    hak_slab_list_unlink(&p->head, s);
+    __atomic_store_n(&s->orphan, 0, __ATOMIC_RELAXED);
+    atomic_store_explicit(&s->owner, heap, memory_order_relaxed);
+    taken = true;
+  }
+  pthread_mutex_unlock(&p->lock);
+  return taken;
+}
+
+/* Slabs on the shared partial lists may be wholly free once their remote lists are drained:
+ * each list is taken whole, drained outside the lock, and what still has live blocks goes
+ * back.  A slab off the list meanwhile reads as unowned and unlisted, so frees into it push. */
+void hak_partial_drain(void)
+{
+  for (unsigned c = 0; c < HAK_NCLASSES; c++) {
+    hak_partial_t *p = &partial[c];
+    if (!__atomic_load_n(&p->head, __ATOMIC_RELAXED)) continue;
+    pthread_mutex_lock(&p->lock);
+    hak_slab_t *list = p->head, *keep = NULL, *s;
+    p->head = NULL;
+    for (s = list; s; s = s->next) hak_slab_set_list(s, HAK_LIST_NONE);
+    pthread_mutex_unlock(&p->lock);
+    while ((s = list) != NULL) {
+      list = s->next;
+      hak_slab_collect(s);
+      if (s->used == 0) {
+        hak_pool_give(s);
+      } else {
+        s->next = keep;
+        keep = s;
+      }
+    }
+    if (!keep) continue;
+    pthread_mutex_lock(&p->lock);
+    while ((s = keep) != NULL) {
+      keep = s->next;
+      hak_slab_list_push(&p->head, s, HAK_LIST_PARTIAL);
+    }
+    pthread_mutex_unlock(&p->lock);
+  }
+}
+
 /* ---- thread exit ------------------------------------------------------------------------- */
 
 /* Hands a slab this thread owned to whoever needs it: the pool if it is wholly free, the
  * shared partial list if it has free blocks, else detached until a block comes back. */
 static void slab_abandon(hak_heap_t *h, hak_slab_t *s)
 {
-  s->list = HAK_LIST_NONE;
+  hak_slab_set_list(s, HAK_LIST_NONE);
   for (;;) {
     hak_slab_collect(s);
     if (s->used == 0) {

@@ -115,6 +115,16 @@ void hak_mag_overflow(hak_heap_t *h, hak_slab_t *s, void *p);
  * The caller has charge of s (owns it, or took it off a shared list). */
 bool hak_slab_collect(hak_slab_t *s);
 void hak_slab_freed(hak_heap_t *h, hak_slab_t *s);
+/* Partly free slabs that no thread owns, per class: pushed by exiting threads (orphans) and
+ * by the thread that frees into a marked full slab first; popped (and so adopted) by threads
+ * that need blocks. */
+void hak_partial_push(hak_slab_t *s, bool orphan);
+hak_slab_t *hak_partial_pop(unsigned cls, hak_heap_t *heap);
+/* Takes s off the shared partial list for heap, if it is still there and an orphan. */
+bool hak_partial_take_orphan(hak_slab_t *s, hak_heap_t *heap);
+/* Gives back the slabs on the shared partial lists that their remote frees made wholly free. */
+void hak_partial_drain(void);
+void hak_partial_init(void);
 /* Gives back everything a heap owns; the heap must not be used again by its thread. */
 void hak_heap_abandon(hak_heap_t *h);
 /* malloc_trim: gives back the calling thread's wholly free slabs. */
@@ -129,7 +139,7 @@ void hak_heap_unlock_all(bool child);
 HAK_INLINE bool hak_slab_block_ok(const hak_slab_t *s, const void *p)
 {
   uint64_t off = (uint64_t)((const char *)p - s->start);
-  return off < s->limit && off * s->magic <= s->magic - 1;
+  return off < __atomic_load_n(&s->limit, __ATOMIC_RELAXED) && off * s->magic <= s->magic - 1;
 }
 
 /* The link of free block b of slab s, checked: NULL or a block of s. */
