@@ -1,27 +1,32 @@
 /* A program that does not link hakmem: tests/preload_programs.sh runs it with and without
- * LD_PRELOAD (under the emulator for cross builds).  It prints whether a libhakmem is mapped
- * into it, then a checksum of work done with malloc, realloc, calloc and free, which must not
- * depend on the allocator.  Exit status 0 when the work checked out. */
+ * LD_PRELOAD (under the emulator for cross builds).  It prints the file of each libhakmem mapped
+ * into it (the machine's /etc/ld.so.preload may bring one of its own), then a checksum of work
+ * done with malloc, realloc, calloc and free, which must not depend on the allocator.  Exit
+ * status 0 when the work checked out. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int hakmem_mapped(void)
+/* One line "libhakmem mapped: FILE" per file (its mappings are adjacent), or "...: none". */
+static void print_hakmem_mapped(void)
 {
-  char line[512];
-  int found = 0;
+  char line[4096], last[4096] = "";
   FILE *f = fopen("/proc/self/maps", "r");
-  if (!f) return -1;
-  while (fgets(line, sizeof line, f))
-    if (strstr(line, "libhakmem")) found = 1;
-  fclose(f);
-  return found;
+  while (f && fgets(line, sizeof line, f)) {
+    char *file = strchr(line, '/');
+    if (!file || !strstr(file, "libhakmem")) continue;
+    file[strcspn(file, "\n")] = '\0';
+    if (strcmp(file, last) != 0) printf("libhakmem mapped: %s\n", file);
+    snprintf(last, sizeof last, "%s", file);
+  }
+  if (f) fclose(f);
+  if (!last[0]) printf("libhakmem mapped: none\n");
 }
 
 int main(void)
 {
-  printf("libhakmem mapped: %s\n", hakmem_mapped() == 1 ? "yes" : "no");
+  print_hakmem_mapped();
   uint64_t sum = 0;
   int bad = 0;
   char *keep[512] = {0};

@@ -1,8 +1,9 @@
 #!/bin/sh
 # hakmem-preload --root DIR on throwaway trees: what enable, disable and status write and say,
 # idempotence, other lines and the file mode kept, refusal of a missing or broken library.
-# Two copies of the command are tried: the one built for this tree's libdir (an absolute line),
-# and one made for the system library directory, as the packages install it (the $LIB line).
+# Two copies of the command are tried: the one built for this tree's libdir (an absolute line,
+# or the $LIB one when that libdir is the system's), and one made for the system library
+# directory, as the packages install it (the $LIB line).
 . "${srcdir:-$(dirname "$0")/../..}/tests/install/tap-lib.sh"
 : "${HAK_LIB:=$(cd "$top_builddir" && pwd)/.libs/libhakmem.so.0}"
 [ -n "$HAK_EMULATOR" ] && skip_all "a cross build's library cannot be preloaded here"
@@ -94,7 +95,11 @@ variant() {
   rm -rf "$root"
 }
 
-variant built "$top_builddir/tools/hakmem-preload" "$built_libdir" "$built_libdir/libhakmem.so.0"
+# A build for the system directory (the packages' build: --libdir=/usr/lib/<multiarch>) writes
+# the $LIB line too.
+built_line=$built_libdir/libhakmem.so.0
+[ "$built_libdir" != "/usr/$lib_dir" ] || built_line='/usr/$LIB/libhakmem.so.0'
+variant built "$top_builddir/tools/hakmem-preload" "$built_libdir" "$built_line"
 variant system "$tmp/hakmem-preload-system" "/usr/$lib_dir" '/usr/$LIB/libhakmem.so.0'
 
 cmd=$top_builddir/tools/hakmem-preload

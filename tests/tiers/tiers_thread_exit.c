@@ -7,7 +7,12 @@
  * 2. Hand-off generations: 4 threads allocate blocks of every tier, stamp them, hand them to
  *    the main thread and exit; main checks every stamp after the owners died and frees them.
  *    Repeated for 12 generations: after the first, new regions stay bounded (smblks), because
- *    new threads reuse what dead ones left.
+ *    new threads reuse what dead ones left, and the regions live (hblks) stay where they were
+ *    after generation 1 (main, freeing generation 0, takes over and keeps some of its slabs,
+ *    which generation 1 cannot use: a step once, not per generation).  The 4 threads of a
+ *    generation hold their blocks until all 4 have allocated, so that every generation needs
+ *    the memory of 4 live threads at once: how many happen to overlap (few when starting a
+ *    thread is slow, as under an emulator) must not set the bound the others are held to.
  * 3. Nothing leaks: after all that and malloc_trim(0) as many regions are mapped as at the
  *    start (hblks). */
 #include <pthread.h>
@@ -57,6 +62,8 @@ typedef struct {
   unsigned t, g;
 } job_t;
 
+static pthread_barrier_t all_allocated;
+
 static void *producer(void *arg)
 {
   job_t *j = arg;
@@ -66,6 +73,7 @@ static void *producer(void *arg)
     len[j->t][i] = n;
     if (blk[j->t][i]) stamp(blk[j->t][i], n, stamp_of(j->t, i, j->g));
   }
+  pthread_barrier_wait(&all_allocated);
   return NULL;
 }
 
@@ -173,6 +181,7 @@ int main(void)
 {
   plan(9);
   watchdog(120);
+  pthread_barrier_init(&all_allocated, NULL, NT);
   /* glibc keeps a few blocks of its own per cached thread stack (the TLS vector): start some
    * threads first, so that the baseline holds them too. */
   pthread_t th[NT + 1];
@@ -187,7 +196,9 @@ int main(void)
   int bad = generation(0);
   struct mallinfo2 m1 = mallinfo2();
   ok(bad == 0, "generation 0: every block intact when freed after its owner died (%d bad)", bad);
-  for (unsigned g = 1; g < GENS; g++) bad += generation(g);
+  bad += generation(1);
+  struct mallinfo2 m1b = mallinfo2();
+  for (unsigned g = 2; g < GENS; g++) bad += generation(g);
   struct mallinfo2 m2 = mallinfo2();
   diag("regions mapped: %zu at start, %zu after generation 0, %zu after %d generations; live "
        "%zu, %zu, %zu", m0.smblks, m1.smblks, m2.smblks, GENS, m0.hblks, m1.hblks, m2.hblks);
@@ -195,7 +206,11 @@ int main(void)
   size_t first = m1.smblks - m0.smblks, later = m2.smblks - m1.smblks;
   ok(later <= first / 2 + 2, "later generations reuse memory: %zu regions mapped in %d "
      "generations after %zu in the first", later, GENS - 1, first);
-  ok(m2.hblks <= m1.hblks + 2, "regions live stay bounded (%zu -> %zu)", m1.hblks, m2.hblks);
+  /* hblks counts the empty SuperSlabs the LRU cache keeps, so it is the most the generations
+   * ever needed at once, which drifts up by a region or two as slabs land in other SuperSlabs;
+   * a leak of a region per generation or per thread is well past the bound. */
+  ok(m2.hblks <= m1b.hblks + 4, "regions live stay bounded (%zu after generation 1, %zu after %d)",
+     m1b.hblks, m2.hblks, GENS - 1);
 
   malloc_trim(0);
   struct mallinfo2 m3 = mallinfo2();
