@@ -4,8 +4,7 @@
 # `make bench-callgrind` counts instructions per malloc/free pair with valgrind.
 BENCH_BINS = bench/bench_random_mixed bench/bench_larson bench/bench_prodcons bench/bench_mid \
 	bench/bench_realloc bench/bench_large bench/bench_phase
-# Other fragments add to EXTRA_PROGRAMS with +=; this is its first definition.
-EXTRA_PROGRAMS = $(BENCH_BINS)
+EXTRA_PROGRAMS += $(BENCH_BINS)
 CLEANFILES += $(BENCH_BINS)
 
 bench_bench_random_mixed_SOURCES = bench/bench_random_mixed.c bench/bench.h

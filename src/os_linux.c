@@ -164,16 +164,17 @@ unsigned long hak_os_random(void)
  * pthread_setspecific on a key below PTHREAD_KEY_2NDLEVEL_SIZE never allocates. */
 static pthread_key_t exit_key;
 static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
+/* Every thread stores the same fn: atomic, so that those stores do not race. */
 static void (*exit_fn)(void *);
 
 static void exit_key_create(void)
 {
-  pthread_key_create(&exit_key, exit_fn);
+  pthread_key_create(&exit_key, __atomic_load_n(&exit_fn, __ATOMIC_RELAXED));
 }
 
 void hak_os_thread_exit_hook(void (*fn)(void *), void *arg)
 {
-  exit_fn = fn;
+  __atomic_store_n(&exit_fn, fn, __ATOMIC_RELAXED);
   pthread_once(&exit_once, exit_key_create);
   pthread_setspecific(exit_key, arg);
 }

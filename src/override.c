@@ -1,6 +1,9 @@
 /* The malloc family and the hakmem_* API.  Semantics follow glibc 2.38: NULL with ENOMEM for
  * any size that cannot be served, EINVAL for a bad alignment, realloc(p, 0) frees and returns
- * NULL, free keeps errno. */
+ * NULL, free keeps errno.
+ *
+ * Each body is a hidden hak_* function (override.h); the exported names are aliases of it, the
+ * malloc family's only where HAK_NO_OVERRIDE is not defined. */
 #include <errno.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -9,6 +12,7 @@
 #include "hakmem.h"
 #include "large.h"
 #include "os.h"
+#include "override.h"
 #include "tiny.h"
 
 HAK_INLINE void *hak_alloc(size_t n)
@@ -18,7 +22,7 @@ HAK_INLINE void *hak_alloc(size_t n)
   return hak_large_alloc(n, 0, false, &zeroed);
 }
 
-HAK_INLINE void hak_free(void *p)
+HAK_INLINE void hak_dealloc(void *p)
 {
   if (hak_likely(p != NULL)) hak_small_free(p);
 }
@@ -46,21 +50,22 @@ static void *hak_alloc_aligned(size_t align, size_t n)
     for (unsigned c = hak_class_of(HAK_MAX(n, align)); c < HAK_NCLASSES; c++)
       if ((hak_class_size[c] & (align - 1)) == 0) return hak_small_alloc(c, 0);
   }
+  /* At least one byte: a large block with none usable would read as no block at all. */
   bool zeroed;
-  return hak_large_alloc(n, align, false, &zeroed);
+  return hak_large_alloc(n ? n : 1, align, false, &zeroed);
 }
 
-HAK_EXPORT void *malloc(size_t n)
+void *hak_malloc(size_t n)
 {
   return hak_alloc(n);
 }
 
-HAK_EXPORT void free(void *p)
+void hak_free(void *p)
 {
-  hak_free(p);
+  hak_dealloc(p);
 }
 
-HAK_EXPORT void *calloc(size_t count, size_t size)
+void *hak_calloc(size_t count, size_t size)
 {
   size_t n;
   if (__builtin_mul_overflow(count, size, &n)) {
@@ -78,11 +83,11 @@ HAK_EXPORT void *calloc(size_t count, size_t size)
   return p;
 }
 
-HAK_EXPORT void *realloc(void *p, size_t n)
+void *hak_realloc(void *p, size_t n)
 {
   if (!p) return hak_alloc(n);
   if (n == 0) {
-    hak_free(p);
+    hak_dealloc(p);
     return NULL;
   }
   size_t old = usable_or_die(p, "realloc");
@@ -98,21 +103,21 @@ HAK_EXPORT void *realloc(void *p, size_t n)
   void *q = n > old && n > HAK_SMALL_MAX ? hak_large_alloc(n, 0, true, &zeroed) : hak_alloc(n);
   if (!q) return NULL;
   memcpy(q, p, HAK_MIN(old, n));
-  hak_free(p);
+  hak_dealloc(p);
   return q;
 }
 
-HAK_EXPORT void *reallocarray(void *p, size_t count, size_t size)
+void *hak_reallocarray(void *p, size_t count, size_t size)
 {
   size_t n;
   if (__builtin_mul_overflow(count, size, &n)) {
     errno = ENOMEM;
     return NULL;
   }
-  return realloc(p, n);
+  return hak_realloc(p, n);
 }
 
-HAK_EXPORT int posix_memalign(void **out, size_t align, size_t n)
+int hak_posix_memalign(void **out, size_t align, size_t n)
 {
   if (!hak_is_pow2(align) || align % sizeof(void *) != 0) return EINVAL;
   int e = errno;
@@ -125,7 +130,7 @@ HAK_EXPORT int posix_memalign(void **out, size_t align, size_t n)
   return 0;
 }
 
-HAK_EXPORT void *aligned_alloc(size_t align, size_t n)
+void *hak_aligned_alloc(size_t align, size_t n)
 {
   if (!hak_is_pow2(align)) {
     errno = EINVAL;
@@ -134,7 +139,7 @@ HAK_EXPORT void *aligned_alloc(size_t align, size_t n)
   return hak_alloc_aligned(align, n);
 }
 
-HAK_EXPORT void *memalign(size_t align, size_t n)
+void *hak_memalign(size_t align, size_t n)
 {
   /* glibc: a too-large alignment is EINVAL; one that is not a power of two is rounded up. */
   if (align > SIZE_MAX / 2 + 1) {
@@ -149,13 +154,13 @@ HAK_EXPORT void *memalign(size_t align, size_t n)
   return hak_alloc_aligned(align, n);
 }
 
-HAK_EXPORT void *valloc(size_t n)
+void *hak_valloc(size_t n)
 {
   hak_ensure_init();
   return hak_alloc_aligned(hak_os_page, n);
 }
 
-HAK_EXPORT void *pvalloc(size_t n)
+void *hak_pvalloc(size_t n)
 {
   hak_ensure_init();
   if (n > SIZE_MAX - hak_os_page) {
@@ -165,34 +170,34 @@ HAK_EXPORT void *pvalloc(size_t n)
   return hak_alloc_aligned(hak_os_page, hak_align_up(n ? n : 1, hak_os_page));
 }
 
-HAK_EXPORT size_t malloc_usable_size(void *p)
+size_t hak_malloc_usable_size(void *p)
 {
   return p ? usable_or_die(p, "malloc_usable_size") : 0;
 }
 
-HAK_EXPORT void free_sized(void *p, size_t size)
+void hak_free_sized(void *p, size_t size)
 {
   (void)size;
-  hak_free(p);
+  hak_dealloc(p);
 }
 
-HAK_EXPORT void free_aligned_sized(void *p, size_t align, size_t size)
+void hak_free_aligned_sized(void *p, size_t align, size_t size)
 {
   (void)align;
   (void)size;
-  hak_free(p);
+  hak_dealloc(p);
 }
 
 /* ---- glibc's tuning and reporting calls: harmless answers -------------------------------- */
 
-HAK_EXPORT int mallopt(int param, int value)
+int hak_mallopt(int param, int value)
 {
   (void)param;
   (void)value;
   return 1; /* accepted; hakmem is tuned with HAKMEM_* variables instead */
 }
 
-HAK_EXPORT int malloc_trim(size_t pad)
+int hak_malloc_trim(size_t pad)
 {
   (void)pad;
   return hakmem_trim() > 0;
@@ -206,7 +211,7 @@ HAK_EXPORT int malloc_trim(size_t pad)
  *   ordblks   empty SuperSlabs in the LRU cache
  *   smblks    regions mapped since start; fsmblks: regions unmapped since start
  *   fordblks  bytes of large blocks in the BigCache; keepcost: BigCache hits since start */
-HAK_EXPORT struct mallinfo2 mallinfo2(void)
+struct mallinfo2 hak_mallinfo2(void)
 {
   hak_ensure_init();
   struct mallinfo2 mi;
@@ -227,9 +232,9 @@ HAK_EXPORT struct mallinfo2 mallinfo2(void)
   return mi;
 }
 
-HAK_EXPORT struct mallinfo mallinfo(void)
+struct mallinfo hak_mallinfo(void)
 {
-  struct mallinfo2 m2 = mallinfo2();
+  struct mallinfo2 m2 = hak_mallinfo2();
   struct mallinfo mi;
 #define HAK_CLAMP_INT(v) (int)HAK_MIN((v), (size_t)0x7fffffff)
   mi.arena = HAK_CLAMP_INT(m2.arena);
@@ -246,7 +251,7 @@ HAK_EXPORT struct mallinfo mallinfo(void)
   return mi;
 }
 
-HAK_EXPORT void malloc_stats(void)
+void hak_malloc_stats(void)
 {
   hak_pool_counts_t pc;
   hak_pool_counts(&pc);
@@ -254,7 +259,7 @@ HAK_EXPORT void malloc_stats(void)
           pc.bytes_mapped, pc.ss_live, pc.ss_cached);
 }
 
-HAK_EXPORT int malloc_info(int options, FILE *fp)
+int hak_malloc_info(int options, FILE *fp)
 {
   if (options != 0) {
     errno = EINVAL;
@@ -269,11 +274,6 @@ HAK_EXPORT int malloc_info(int options, FILE *fp)
 
 /* ---- the hakmem_* API -------------------------------------------------------------------- */
 
-HAK_EXPORT void *hakmem_malloc(size_t n) { return hak_alloc(n); }
-HAK_EXPORT void *hakmem_calloc(size_t count, size_t size) { return calloc(count, size); }
-HAK_EXPORT void *hakmem_realloc(void *p, size_t n) { return realloc(p, n); }
-HAK_EXPORT void *hakmem_aligned_alloc(size_t align, size_t n) { return aligned_alloc(align, n); }
-HAK_EXPORT void hakmem_free(void *p) { hak_free(p); }
 HAK_EXPORT size_t hakmem_usable_size(const void *p) { return p ? usable_or_die(p, "hakmem_usable_size") : 0; }
 HAK_EXPORT const char *hakmem_version(void) { return HAKMEM_VERSION; }
 
@@ -283,3 +283,36 @@ HAK_EXPORT size_t hakmem_trim(void)
   hak_heap_trim();
   return hak_pool_trim() + hak_bigcache_trim();
 }
+
+/* ---- the exported names: aliases of the bodies -------------------------------------------- */
+
+#define HAK_ALIAS(name, body) \
+  extern __typeof__(body) name __attribute__((alias(#body), visibility("default")))
+
+#ifndef HAK_NO_OVERRIDE
+HAK_ALIAS(malloc, hak_malloc);
+HAK_ALIAS(free, hak_free);
+HAK_ALIAS(calloc, hak_calloc);
+HAK_ALIAS(realloc, hak_realloc);
+HAK_ALIAS(reallocarray, hak_reallocarray);
+HAK_ALIAS(posix_memalign, hak_posix_memalign);
+HAK_ALIAS(aligned_alloc, hak_aligned_alloc);
+HAK_ALIAS(memalign, hak_memalign);
+HAK_ALIAS(valloc, hak_valloc);
+HAK_ALIAS(pvalloc, hak_pvalloc);
+HAK_ALIAS(malloc_usable_size, hak_malloc_usable_size);
+HAK_ALIAS(free_sized, hak_free_sized);
+HAK_ALIAS(free_aligned_sized, hak_free_aligned_sized);
+HAK_ALIAS(mallopt, hak_mallopt);
+HAK_ALIAS(malloc_trim, hak_malloc_trim);
+HAK_ALIAS(mallinfo, hak_mallinfo);
+HAK_ALIAS(mallinfo2, hak_mallinfo2);
+HAK_ALIAS(malloc_stats, hak_malloc_stats);
+HAK_ALIAS(malloc_info, hak_malloc_info);
+#endif
+
+HAK_ALIAS(hakmem_malloc, hak_malloc);
+HAK_ALIAS(hakmem_free, hak_free);
+HAK_ALIAS(hakmem_calloc, hak_calloc);
+HAK_ALIAS(hakmem_realloc, hak_realloc);
+HAK_ALIAS(hakmem_aligned_alloc, hak_aligned_alloc);

@@ -4,7 +4,8 @@
 # prefixes them with [LABEL], and turns a crash, a short count or a bail-out into a failure;
 # "tt_done" prints the plan and sets the exit status.
 : "${top_srcdir:=../..}" "${top_builddir:=.}"
-tt_bin="$top_builddir/tests/tiers"
+# A wrapper may run another build of its program: tests/tsan/ sets tt_bin and tt_ext.
+tt_bin="${tt_bin:-$top_builddir/tests/tiers}"
 tt_n=0
 tt_fail=0
 tt_tmp=$(mktemp -d "${TMPDIR:-/tmp}/hakmem-tiers.XXXXXX") || exit 1
@@ -15,7 +16,7 @@ for v in $(env | sed -n 's/^\(HAKMEM_[A-Za-z0-9_]*\)=.*/\1/p'); do unset "$v"; d
 
 # prog NAME: the path of a tier test program.
 prog() {
-  echo "$tt_bin/$1$EXEEXT"
+  echo "$tt_bin/$1${tt_ext-}$EXEEXT"
 }
 
 sub() {
