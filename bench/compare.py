@@ -113,6 +113,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--bindir", default="bench", help="directory with the bench_* programs")
     ap.add_argument("--hakmem", default=".libs/libhakmem.so", help="path of libhakmem.so")
+    ap.add_argument("--extra", action="append", default=[], metavar="NAME=PATH",
+                    help="one more allocator to preload, run interleaved with the others "
+                    "(for example hakmem-before=../base/.libs/libhakmem.so); repeatable")
     ap.add_argument("--reps", type=int, default=None, help="repetitions (default 5, quick 3)")
     ap.add_argument("--quick", action="store_true", help="smaller runs and 3 repetitions")
     ap.add_argument("--allocators", default=None,
@@ -144,6 +147,12 @@ def main():
                 allocs.append((name, p))
             else:
                 notes.append("%s skipped: none of %s installed" % (name, ", ".join(libs)))
+
+    for e in args.extra:
+        name, _, p = e.partition("=")
+        if not name or not os.path.exists(p):
+            ap.error("--extra %s: want NAME=PATH of an existing library" % e)
+        allocs.append((name, os.path.abspath(p)))
 
     benches = [b for b in BENCHMARKS if not args.bench or b[0] in args.bench.split(",")]
     for b in benches:
