@@ -721,7 +721,7 @@ void hak_partial_drain(void)
     if (!__atomic_load_n(&p->head, __ATOMIC_RELAXED)) continue;
     pthread_mutex_lock(&p->lock);
     hak_slab_t *list = p->head, *keep = NULL, *s;
-    p->head = NULL;
+    __atomic_store_n(&p->head, NULL, __ATOMIC_RELAXED);
     for (s = list; s; s = s->next) hak_slab_set_list(s, HAK_LIST_NONE);
     pthread_mutex_unlock(&p->lock);
     while ((s = list) != NULL) {
