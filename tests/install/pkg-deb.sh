@@ -55,6 +55,9 @@ for d in proc dev sys; do mount --rbind "/$d" "$tmp/root/$d" || exit 1; done
 mkdir -p "$tmp/root/tmp/hakmem-debs" && cp "$pkgdir"/*.deb "$tmp/root/tmp/hakmem-debs/" || exit 1
 r() { chroot "$tmp/root" /usr/bin/env -u LD_PRELOAD PATH=/usr/sbin:/usr/bin:/sbin:/bin sh -c "$1"; }
 t() { if r "$2" > "$tmp/out" 2>&1; then echo "ok - $1"; else echo "not ok - $1"; sed 's/^/# /' "$tmp/out"; fi; }
+# The root starts as a copy of the machine: without its hakmem, if it has one installed or enabled.
+rm -f "$tmp/root/etc/ld.so.preload"
+r 'dpkg --purge hakmem libhakmem-dev libhakmem0' > /dev/null 2>&1
 t "dpkg -i installs the three packages" 'cd /tmp/hakmem-debs && dpkg -i libhakmem0_*.deb libhakmem-dev_*.deb hakmem_*.deb'
 t "they are installed" 'for p in libhakmem0 libhakmem-dev hakmem; do dpkg -s $p | grep -q "^Status: install ok installed"; done'
 t "installing left /etc/ld.so.preload alone" 'test ! -e /etc/ld.so.preload'

@@ -41,7 +41,7 @@ if command -v dpkg-architecture > /dev/null 2>&1 && ls "$pkgdir"/deb/*.deb > /de
   check "the installed launcher names the installed library" \
     grep -qF "library='/usr/lib/$ma/libhakmem.so.0'" "$dest/usr/bin/hakmem"
   check "the installed launcher runs a program with that library" \
-    sh -c '"$1/usr/bin/hakmem" --library "$1/usr/lib/$2/libhakmem.so.0" cat /proc/self/maps | grep -q /libhakmem' \
+    sh -c '"$1/usr/bin/hakmem" --library "$1/usr/lib/$2/libhakmem.so.0" cat /proc/self/maps | grep -qF "$1/usr/lib/$2/libhakmem"' \
     sh "$dest" "$ma"
 
   pc() { PKG_CONFIG_SYSROOT_DIR=$dest PKG_CONFIG_LIBDIR=$dest/usr/lib/$ma/pkgconfig pkg-config "$@"; }
@@ -69,11 +69,16 @@ C
   # shellcheck disable=SC2086
   check "a program compiles and links with that line" \
     ${CC:-cc} -o "$tmp/prog" "$tmp/prog.c" $flags
-  out=$(LD_LIBRARY_PATH=$dest/usr/lib/$ma "$tmp/prog")
-  check "it runs with the installed library" test "$out" = "hakmem $(pc --modversion hakmem)"
-  check "its malloc is hakmem's" sh -c \
-    'LD_LIBRARY_PATH=$1 LD_PRELOAD= ldd "$2" | grep -q "libhakmem.so.0 => $1/libhakmem.so.0"' \
-    sh "$dest/usr/lib/$ma" "$tmp/prog"
+  # A hakmem that the machine preloads would answer for the one in the tree.
+  out=$(no_system_preload env LD_LIBRARY_PATH="$dest/usr/lib/$ma" "$tmp/prog"); rc=$?
+  if [ $rc = 77 ]; then
+    ok "# SKIP the machine preloads libraries and no mount namespace can leave them out here"
+    ok "# SKIP the same"
+  else
+    check "it runs with the installed library" test "$out" = "hakmem $(pc --modversion hakmem)"
+    no_system_preload env LD_LIBRARY_PATH="$dest/usr/lib/$ma" LD_PRELOAD= ldd "$tmp/prog" > "$tmp/ldd"
+    check "its malloc is hakmem's" grep -qF "libhakmem.so.0 => $dest/usr/lib/$ma/libhakmem.so.0" "$tmp/ldd"
+  fi
   if command -v man > /dev/null 2>&1; then
     check "man HAKMEM_* opens hakmem(7) in the tree" \
       sh -c 'MANPATH="$1" MANWIDTH=80 man "$($2 --names | head -n 1)" 2> /dev/null | grep -q "HAKMEM(7)"' \
