@@ -95,3 +95,25 @@ tests_test_secure_probe_CFLAGS = $(AM_CFLAGS) -fno-builtin
 hak_test_scripts = tests/exports.sh tests/options.sh tests/preload_programs.sh
 dist_check_SCRIPTS += $(hak_test_scripts) tests/tap.sh
 TESTS += $(hak_test_scripts)
+
+# The fuzzer (tests/fuzz_malloc.c): a short run with a new seed each time in make check, a long
+# one with make fuzz.  FUZZ_SEED replays a run (its seed is printed), FUZZ_OPS is the count of
+# operations per thread, FUZZ_THREADS the threads.
+check_PROGRAMS += tests/fuzz_malloc
+TESTS += tests/fuzz_malloc
+tests_fuzz_malloc_SOURCES = tests/fuzz_malloc.c tests/tap.h
+tests_fuzz_malloc_LDADD = $(hak_test_libs)
+tests_fuzz_malloc_LDFLAGS = $(hak_test_link)
+# The compiler must not drop the calls that must fail, nor a malloc whose block is unused.
+hak_fuzz_cflags = -fno-builtin-malloc -fno-builtin-calloc -fno-builtin-realloc -fno-builtin-free \
+	-fno-builtin-aligned_alloc
+tests_fuzz_malloc_CFLAGS = $(AM_CFLAGS) $(hak_fuzz_cflags) -Wno-alloc-size-larger-than
+
+FUZZ_OPS = 5000000
+FUZZ_THREADS = 4
+FUZZ_SEED =
+fuzz: tests/fuzz_malloc$(EXEEXT)
+	$(HAK_EMULATOR) tests/fuzz_malloc$(EXEEXT) --ops $(FUZZ_OPS) --threads $(FUZZ_THREADS) \
+	  $(FUZZ_SEED:%=--seed %)
+
+.PHONY: fuzz

@@ -21,7 +21,8 @@ hak_tsan_progs = \
 	tests/tsan/test_threads_handoff.tsan \
 	tests/tsan/test_fork_threads.tsan \
 	tests/tsan/test_thread_churn.tsan \
-	tests/tsan/tiers_thread_exit.tsan
+	tests/tsan/tiers_thread_exit.tsan \
+	tests/tsan/fuzz_malloc.tsan
 EXTRA_PROGRAMS += $(hak_tsan_progs)
 CLEANFILES += $(hak_tsan_progs) $(EXTRA_LIBRARIES)
 EXTRA_DIST += tests/tsan/hak_tsan.h tests/tsan/thread_exit.sh
@@ -30,7 +31,8 @@ hak_tsan_tests = \
 	tests/tsan/test_threads_handoff.tsan \
 	tests/tsan/test_fork_threads.tsan \
 	tests/tsan/test_thread_churn.tsan \
-	tests/tsan/thread_exit.sh
+	tests/tsan/thread_exit.sh \
+	tests/tsan/fuzz_malloc.tsan
 
 hak_tsan_prog_cflags = $(AM_CFLAGS) $(hak_tsan_cflags) -include $(srcdir)/tests/tsan/hak_tsan.h
 hak_tsan_libs = tests/tsan/libhakmem_tsan.a
@@ -55,6 +57,13 @@ tests_tsan_tiers_thread_exit_tsan_SOURCES = tests/tiers/tiers_thread_exit.c test
 tests_tsan_tiers_thread_exit_tsan_CFLAGS = $(hak_tsan_prog_cflags) -fno-builtin
 tests_tsan_tiers_thread_exit_tsan_LDADD = $(hak_tsan_libs)
 tests_tsan_tiers_thread_exit_tsan_LDFLAGS = $(hak_tsan_link)
+
+# The fuzzer runs fewer operations here: ThreadSanitizer makes it some ten times slower.
+tests_tsan_fuzz_malloc_tsan_SOURCES = tests/fuzz_malloc.c tests/tap.h
+tests_tsan_fuzz_malloc_tsan_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_DEFAULT_OPS=10000
+tests_tsan_fuzz_malloc_tsan_CFLAGS = $(hak_tsan_prog_cflags) -Wno-alloc-size-larger-than
+tests_tsan_fuzz_malloc_tsan_LDADD = $(hak_tsan_libs)
+tests_tsan_fuzz_malloc_tsan_LDFLAGS = $(hak_tsan_link)
 
 TEST_EXTENSIONS += .tsan
 TSAN_LOG_DRIVER = $(LOG_DRIVER)
