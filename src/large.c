@@ -250,7 +250,8 @@ void *hak_large_alloc(size_t size, size_t align, bool growing, bool *zeroed)
     errno = ENOMEM;
     return NULL;
   }
-  size_t map = large_map_size(off + size);
+  /* At least one usable byte: a usable size of 0 reads as no large block (hak_large_usable). */
+  size_t map = large_map_size(off + (size ? size : 1));
   hak_ss_t *ss = bc_take(bc_bucket(map), growing);
   *zeroed = ss == NULL;
   if (hak_unlikely(hak_stats_on)) hak_stats_large_alloc(size, ss != NULL);

@@ -50,9 +50,8 @@ static void *hak_alloc_aligned(size_t align, size_t n)
     for (unsigned c = hak_class_of(HAK_MAX(n, align)); c < HAK_NCLASSES; c++)
       if ((hak_class_size[c] & (align - 1)) == 0) return hak_small_alloc(c, 0);
   }
-  /* At least one byte: a large block with none usable would read as no block at all. */
   bool zeroed;
-  return hak_large_alloc(n ? n : 1, align, false, &zeroed);
+  return hak_large_alloc(n, align, false, &zeroed);
 }
 
 void *hak_malloc(size_t n)
