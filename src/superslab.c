@@ -147,9 +147,6 @@ typedef struct {
 static hak_pool_t pools[HAK_SS_NKINDS] = {
     {.lock = PTHREAD_MUTEX_INITIALIZER}, {.lock = PTHREAD_MUTEX_INITIALIZER}};
 
-
-
-
 static void empty_unlink(hak_pool_t *pool, hak_slab_t *s)
 {
   if (s->list == HAK_LIST_DIRTY) {
@@ -302,7 +299,6 @@ void hak_pool_give(hak_slab_t *s)
   lru_put(ss);
 }
 
-
 /* Empty SuperSlabs cached for longer than the purge delay keep their address space (a reuse
  * costs page faults, not mmap) but give their pages back.  Oldest first; stops at the first
  * one already purged, since every older one was purged before it. */
@@ -332,8 +328,6 @@ void hak_pool_maintain(double now)
   pthread_mutex_unlock(&lru.lock);
   release_list(old);
 }
-
-
 
 size_t hak_pool_trim(void)
 {

@@ -172,7 +172,6 @@ hak_slab_t *hak_pool_take(unsigned kind, unsigned cls, hak_heap_t *heap);
  * goes to the LRU cache when it was the last slab in use. */
 void hak_pool_give(hak_slab_t *s);
 
-
 /* A fresh (zeroed) SuperSlab-aligned region of size bytes (a multiple of the page), marked as
  * ours; and its release to the OS. */
 hak_ss_t *hak_ss_map(size_t size);

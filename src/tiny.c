@@ -327,13 +327,19 @@ bool hak_slab_collect(hak_slab_t *s)
   return true;
 }
 
+/* Puts p at the head of the list of s, which the caller has charge of. */
+static void slab_push(hak_slab_t *s, void *p)
+{
+  hak_block_link(p, s->free);
+  s->free = p;
+}
+
 /* p goes onto the list of s, a slab this thread owns. */
 static void slab_put_local(hak_heap_t *h, hak_slab_t *s, void *p)
 {
-  void *old = s->free;
-  hak_block_link(p, old);
-  s->free = p;
-  if ((--s->used == 0) | (old == NULL)) hak_slab_freed(h, s);
+  bool had_none = s->free == NULL;
+  slab_push(s, p);
+  if ((--s->used == 0) | had_none) hak_slab_freed(h, s);
 }
 
 /* A full slab leaves the thread's lists.  With a keeper (the owning heap) it stays owned, but
@@ -365,8 +371,7 @@ static bool slab_win_back(hak_heap_t *h, hak_slab_t *s, void *p)
                                                memory_order_relaxed))
     return false;
   atomic_store_explicit(&s->owner, h, memory_order_relaxed);
-  hak_block_link(p, s->free);
-  s->free = p;
+  slab_push(s, p);
   if (--s->used == 0) hak_pool_give(s);
   else own_push(h, s, HAK_LIST_WARM);
   return true;
@@ -379,8 +384,7 @@ static void slab_adopt(hak_heap_t *h, hak_slab_t *s, void *p)
   atomic_store_explicit(&s->owner, (hak_heap_t *)((uintptr_t)h | HAK_OWNER_ADOPTED),
                         memory_order_relaxed);
   if (p) {
-    hak_block_link(p, s->free);
-    s->free = p;
+    slab_push(s, p);
     s->used--;
   }
   hak_slab_collect(s);
@@ -571,16 +575,6 @@ void hak_mag_overflow(hak_heap_t *h, hak_slab_t *s, void *p)
   *h->top[c]++ = p;
 }
 
-static void *mag_pop(hak_heap_t *h, unsigned c)
-{
-  uintptr_t *b = h->top[c][-1];
-  if (b) {
-    h->top[c]--;
-    b[1] = 0;
-  }
-  return b;
-}
-
 /* The mid pool's answer to an empty class: a ready block of a larger class, when its size
  * stays within HAKMEM_W_MAX times the request, saves a refill and wastes a bounded amount.
  * Without magazines (statistics) the larger class's current slab offers its list instead. */
@@ -588,11 +582,11 @@ static void *mid_borrow(hak_heap_t *h, unsigned c, size_t n)
 {
   double limit = hak_opt.W_MAX * (double)n;
   for (unsigned k = c + 1; k < HAK_NCLASSES && hak_class_size[k] <= limit; k++) {
-    void *b = mag_pop(h, k);
+    void *b = hak_mag_pop(h, k);
     hak_slab_t *s = h->slab[k];
     if (!b && s->free) {
       mag_fill(h, k, s);
-      b = mag_pop(h, k);
+      b = hak_mag_pop(h, k);
     }
     if (b) {
       if (hak_unlikely(hak_stats_on)) h->stats[c].hits++;
@@ -636,7 +630,7 @@ void *hak_small_alloc_slow(unsigned c, size_t n)
     if (!s) return NULL;
   }
   mag_fill(h, c, s);
-  return mag_pop(h, c);
+  return hak_mag_pop(h, c);
 }
 
 /* malloc_trim: the calling thread gives back its slabs that are wholly free, current ones too. */
@@ -669,7 +663,6 @@ void hak_heap_trim(void)
 }
 
 /* ---- the shared partial lists ----------------------------------------------------------- */
-
 
 void hak_partial_push(hak_slab_t *s, bool orphan)
 {

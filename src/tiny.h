@@ -61,7 +61,7 @@ struct hak_heap {
   _Alignas(64) void *slots[];     /* the magazines, class after class */
 };
 
-/* The slab that cur points to when there is none: its free list is always empty. */
+/* The current slab of a class that has none: it has no free block and nothing to carve. */
 extern hak_slab_t hak_slab_none;
 /* The heap of a thread that has not allocated yet, or has exited: its magazines are empty and
  * have no room, so both fast paths go slow. */
@@ -75,8 +75,9 @@ extern __thread hak_heap_t *hak_tls_heap __attribute__((tls_model("initial-exec"
  * to a block boundary inside the carved part of the same slab, else hak_list_corrupt reports it.
  * The tag, checked by free to catch a double free at once, is a keyed product of the block's
  * address: it differs from block to block, and one leaked free block (its address and both
- * words) does not give away either secret.  Cost: two xors per link, a multiply and an xor per
- * tag, and the boundary test on each pop. */
+ * words) does not give away either secret.  Cost: two xors and the boundary test per link, in
+ * the slow paths only (the fast paths keep blocks in magazines, not lists); a multiply and an
+ * xor per tag, on free's fast path. */
 typedef struct {
   uintptr_t link;          /* xored into every link */
   uintptr_t tag_mul, tag_xor; /* tag(b) = b * tag_mul ^ tag_xor; tag_mul is odd */
@@ -150,18 +151,24 @@ HAK_INLINE void *hak_link_next(const hak_slab_t *s, const void *b)
   return next;
 }
 
-/* The fast path of malloc for a class: a pop from the thread's magazine.  The block is no
- * longer free, so its tag is cleared. */
-HAK_INLINE void *hak_small_alloc(unsigned c, size_t n)
+/* The newest block of class c's magazine, or NULL if it is empty.  The block is no longer
+ * free, so its tag is cleared. */
+HAK_INLINE void *hak_mag_pop(hak_heap_t *h, unsigned c)
 {
-  hak_heap_t *h = hak_tls_heap;
   void **t = h->top[c];
   uintptr_t *b = (uintptr_t *)t[-1];
   if (hak_likely(b != NULL)) {
     h->top[c] = t - 1;
     b[1] = 0;
-    return b;
   }
+  return b;
+}
+
+/* The fast path of malloc for a class: a pop from the thread's magazine. */
+HAK_INLINE void *hak_small_alloc(unsigned c, size_t n)
+{
+  void *b = hak_mag_pop(hak_tls_heap, c);
+  if (hak_likely(b != NULL)) return b;
   return hak_small_alloc_slow(c, n);
 }
 
