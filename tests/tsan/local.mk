@@ -17,22 +17,18 @@ tests_tsan_libhakmem_tsan_a_SOURCES = $(libhakmem_la_SOURCES)
 tests_tsan_libhakmem_tsan_a_CPPFLAGS = $(AM_CPPFLAGS) -DHAK_NO_OVERRIDE
 tests_tsan_libhakmem_tsan_a_CFLAGS = $(AM_CFLAGS) $(hak_lib_cflags) $(hak_tsan_cflags)
 
-hak_tsan_progs = \
+# Each program is a test of its own, but tiers_thread_exit, which its wrapper runs twice.
+hak_tsan_direct = \
 	tests/tsan/test_threads_handoff.tsan \
 	tests/tsan/test_fork_threads.tsan \
 	tests/tsan/test_thread_churn.tsan \
-	tests/tsan/tiers_thread_exit.tsan \
 	tests/tsan/fuzz_malloc.tsan
+hak_tsan_progs = $(hak_tsan_direct) tests/tsan/tiers_thread_exit.tsan
 EXTRA_PROGRAMS += $(hak_tsan_progs)
 CLEANFILES += $(hak_tsan_progs) $(EXTRA_LIBRARIES)
 EXTRA_DIST += tests/tsan/hak_tsan.h tests/tsan/thread_exit.sh
 
-hak_tsan_tests = \
-	tests/tsan/test_threads_handoff.tsan \
-	tests/tsan/test_fork_threads.tsan \
-	tests/tsan/test_thread_churn.tsan \
-	tests/tsan/thread_exit.sh \
-	tests/tsan/fuzz_malloc.tsan
+hak_tsan_tests = $(hak_tsan_direct) tests/tsan/thread_exit.sh
 
 hak_tsan_prog_cflags = $(AM_CFLAGS) $(hak_tsan_cflags) -include $(srcdir)/tests/tsan/hak_tsan.h
 hak_tsan_libs = tests/tsan/libhakmem_tsan.a
