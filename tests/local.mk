@@ -87,9 +87,9 @@ check_PROGRAMS += tests/test_alloc_probe tests/test_preload_probe tests/test_sec
 tests_test_alloc_probe_SOURCES = tests/test_alloc_probe.c
 tests_test_alloc_probe_LDADD = $(hak_test_libs)
 tests_test_alloc_probe_LDFLAGS = $(hak_test_link)
-tests_test_preload_probe_SOURCES = tests/test_preload_probe.c
+tests_test_preload_probe_SOURCES = tests/test_preload_probe.c tests/hakmem_mapped.h
 tests_test_preload_probe_CFLAGS = $(AM_CFLAGS) -fno-builtin
-tests_test_secure_probe_SOURCES = tests/test_secure_probe.c
+tests_test_secure_probe_SOURCES = tests/test_secure_probe.c tests/hakmem_mapped.h
 tests_test_secure_probe_CFLAGS = $(AM_CFLAGS) -fno-builtin
 
 hak_test_scripts = tests/exports.sh tests/options.sh tests/preload_programs.sh

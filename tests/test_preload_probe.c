@@ -8,21 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* One line "libhakmem mapped: FILE" per file (its mappings are adjacent), or "...: none". */
-static void print_hakmem_mapped(void)
-{
-  char line[4096], last[4096] = "";
-  FILE *f = fopen("/proc/self/maps", "r");
-  while (f && fgets(line, sizeof line, f)) {
-    char *file = strchr(line, '/');
-    if (!file || !strstr(file, "libhakmem")) continue;
-    file[strcspn(file, "\n")] = '\0';
-    if (strcmp(file, last) != 0) printf("libhakmem mapped: %s\n", file);
-    snprintf(last, sizeof last, "%s", file);
-  }
-  if (f) fclose(f);
-  if (!last[0]) printf("libhakmem mapped: none\n");
-}
+#include "hakmem_mapped.h"
 
 int main(void)
 {

@@ -9,28 +9,12 @@
 #include <sys/auxv.h>
 #include <unistd.h>
 
-/* The path of the first mapping of a libhakmem, or "none". */
-static void print_mapped(void)
-{
-  static char line[4096];
-  const char *found = "none";
-  FILE *f = fopen("/proc/self/maps", "r");
-  while (f && fgets(line, sizeof line, f)) {
-    char *path = strchr(line, '/');
-    if (path && strstr(path, "libhakmem")) {
-      path[strcspn(path, "\n")] = 0;
-      found = path;
-      break;
-    }
-  }
-  printf("mapped %s\n", found);
-  if (f) fclose(f);
-}
+#include "hakmem_mapped.h"
 
 int main(void)
 {
   printf("secure %lu\neuid %u\n", getauxval(AT_SECURE), (unsigned)geteuid());
-  print_mapped();
+  print_hakmem_mapped();
   static const size_t sizes[] = {24, 700, 3000, 40000, 300000, 3u << 20};
   enum { N = sizeof sizes / sizeof sizes[0] };
   int bad = 0;

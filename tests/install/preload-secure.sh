@@ -72,7 +72,7 @@ chmod 4755 "$bin"
 probe setuid
 check_rc "set-user-ID root: the probe runs as $user and exits 0" 0 $status
 check "set-user-ID root: it runs as root in secure-execution mode" has setuid.out "euid 0" "secure 1"
-check "set-user-ID root: libhakmem from /etc/ld.so.preload is loaded" has setuid.out "mapped $lib"
+check "set-user-ID root: libhakmem from /etc/ld.so.preload is loaded" has setuid.out "libhakmem mapped: $lib"
 check "set-user-ID root: no HAKMEM_STATS_FILE appears" test ! -e "$stats"
 check "set-user-ID root: nothing of hakmem on stderr" lacks setuid.err hakmem
 check "set-user-ID root: nothing of hakmem on stdout" lacks setuid.out "hakmem:"
@@ -82,7 +82,7 @@ chmod 0755 "$bin"
 probe plain
 check_rc "without the bit: the probe runs as $user and exits 0" 0 $status
 check "without the bit: it runs as $user, not in secure-execution mode" has plain.out "euid $uid" "secure 0"
-check "without the bit: libhakmem from /etc/ld.so.preload is loaded" has plain.out "mapped $lib"
+check "without the bit: libhakmem from /etc/ld.so.preload is loaded" has plain.out "libhakmem mapped: $lib"
 check "without the bit: HAKMEM_STATS_FILE holds the statistics table" \
   sh -c 'grep -q "^hakmem: statistics (pid" "$1" && grep -q "^hakmem: tiny total" "$1"' sh "$stats"
 check "without the bit: the file was made by $user" test "$(stat -c %u "$stats" 2> /dev/null)" = "$uid"
