@@ -37,8 +37,9 @@ const char *const *hak_os_environ(void);
 const char *hak_os_getenv(const char *name);
 /* Seconds from a monotonic clock (vDSO). */
 double hak_os_now(void);
-/* 64 random bits from the kernel (getrandom), a fresh value each call; secrets are made of it. */
-unsigned long hak_os_random(void);
+/* Fills out with n words of random bits from the kernel (getrandom, one call); secrets are made
+ * of them. */
+void hak_os_random(unsigned long *out, size_t n);
 
 /* Calls fn(arg) when the calling thread exits, after other TLS destructors had their turn. */
 void hak_os_thread_exit_hook(void (*fn)(void *), void *arg);

@@ -141,23 +141,24 @@ double hak_os_now(void)
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-unsigned long hak_os_random(void)
+void hak_os_random(unsigned long *out, size_t n)
 {
-  unsigned long r;
   int e = errno;
-  long got = syscall(SYS_getrandom, &r, sizeof r, GRND_NONBLOCK);
+  long got = syscall(SYS_getrandom, out, n * sizeof *out, GRND_NONBLOCK);
   errno = e;
-  if (got == (long)sizeof r) return r;
+  if (got == (long)(n * sizeof *out)) return;
   /* No getrandom (before Linux 3.17) or no entropy yet: the AT_RANDOM bytes the kernel gives
-   * each exec, mixed with the pid and the cycle counter so that each call differs. */
-  static unsigned long state;
+   * each exec, mixed with the pid and the cycle counter so that each word differs. */
+  unsigned long state = 0;
   const unsigned char *a = (const unsigned char *)getauxval(AT_RANDOM);
-  if (a && !state) memcpy(&state, a, sizeof state);
-  state += 0x9e3779b97f4a7c15ul ^ (unsigned long)getpid() ^ (unsigned long)hak_cycles();
-  r = state;
-  r = (r ^ (r >> 30)) * 0xbf58476d1ce4e5b9ul;
-  r = (r ^ (r >> 27)) * 0x94d049bb133111ebul;
-  return r ^ (r >> 31);
+  if (a) memcpy(&state, a, sizeof state);
+  for (size_t i = 0; i < n; i++) {
+    state += 0x9e3779b97f4a7c15ul ^ (unsigned long)getpid() ^ (unsigned long)hak_cycles();
+    unsigned long r = state;
+    r = (r ^ (r >> 30)) * 0xbf58476d1ce4e5b9ul;
+    r = (r ^ (r >> 27)) * 0x94d049bb133111ebul;
+    out[i] = r ^ (r >> 31);
+  }
 }
 
 /* Thread exit: a pthread key whose destructor runs hak_thread_done.  The key is created once;

@@ -73,9 +73,11 @@ hak_keys_t hak_keys;
 
 void hak_keys_init(void)
 {
-  hak_keys.link = hak_os_random();
-  hak_keys.tag_mul = hak_os_random() | 1;
-  hak_keys.tag_xor = hak_os_random();
+  unsigned long r[3];
+  hak_os_random(r, 3);
+  hak_keys.link = r[0];
+  hak_keys.tag_mul = r[1] | 1;
+  hak_keys.tag_xor = r[2];
 }
 
 _Noreturn void hak_list_corrupt(const void *at)
