@@ -31,7 +31,9 @@ typedef struct hak_heap hak_heap_t;
  * write, has the second to itself so that their pushes do not slow the owner's pops.
  *
  * remote is a list of blocks freed by other threads, or, when its low bit is set, the mark of
- * a full slab that no list holds (see slab_mark_full in tiny.c). */
+ * a full slab that no list holds (see slab_mark_full in tiny.c).  A list carries its length in
+ * the top 16 bits (HAK_REMOTE_COUNT), above the 48 bits of any address of ours (the region map
+ * and the heap arena refuse higher ones), so that taking a list needs no walk to count it. */
 typedef struct hak_slab {
   /* first line: what malloc's and free's fast paths read */
   void *free;                /* local free list: owner only */
@@ -39,7 +41,7 @@ typedef struct hak_slab {
   _Atomic(hak_heap_t *) owner;
   uint64_t magic;            /* the divisibility constant of bsize (tiny.h) */
   uint32_t limit;            /* carved * bsize: offsets of handed-out blocks are below it */
-  uint32_t used;             /* blocks neither on free nor drained from remote */
+  uint32_t used;             /* carved blocks not on free (so free holds carved - used) */
   uint32_t carved;           /* blocks carved so far; only grows while ACTIVE */
   uint32_t capacity;
   uint32_t bsize;
@@ -62,6 +64,9 @@ enum {
   HAK_LIST_CUR
 };
 #define HAK_REMOTE_DETACHED ((uintptr_t)1)
+#define HAK_REMOTE_COUNT_SHIFT 48
+#define HAK_REMOTE_COUNT ((uintptr_t)1 << HAK_REMOTE_COUNT_SHIFT)
+#define HAK_REMOTE_HEAD(r) ((void *)((r) & (HAK_REMOTE_COUNT - 1)))
 /* owner == heap|HAK_OWNER_ADOPTED: heap took the slab over by freeing into it (an orphan); its
  * frees go straight onto the slab's list, not into its magazine, until it allocates from it. */
 #define HAK_OWNER_ADOPTED ((uintptr_t)2)
@@ -151,6 +156,7 @@ static inline void hak_slab_list_unlink(hak_slab_t **head, hak_slab_t *s)
 
 /* ---- the region map ---------------------------------------------------------------------- */
 #define HAK_VA_BITS 48
+_Static_assert(HAK_REMOTE_COUNT_SHIFT >= HAK_VA_BITS, "a remote list's count overlaps addresses");
 /* In .bss: 16 MiB of address space, of which only the pages covering regions in use are ever
  * written (the rest are never touched, or read as the zero page), so it costs no memory. */
 extern _Atomic(uint64_t) hak_region_bits[((size_t)1 << (HAK_VA_BITS - HAK_SS_SHIFT)) / 64];

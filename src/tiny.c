@@ -153,6 +153,9 @@ static hak_heap_t *heap_new(void)
     if (heaps.arena_left < size) {
       size_t chunk = hak_align_up(HAK_MAX(size * 64, (size_t)65536), hak_os_page);
       heaps.arena = hak_os_map_aligned(chunk, hak_os_page);
+      if ((uintptr_t)heaps.arena >> HAK_REMOTE_COUNT_SHIFT) /* a keeper's mark must fit */
+        hak_fatal("hakmem: the kernel mapped memory at %p, beyond %d bits", (void *)heaps.arena,
+                  HAK_REMOTE_COUNT_SHIFT);
       heaps.arena_left = heaps.arena ? chunk : 0;
     }
     if (heaps.arena) {
@@ -307,23 +310,30 @@ static void own_unlink(hak_heap_t *h, hak_slab_t *s)
   hak_slab_set_list(s, HAK_LIST_NONE);
 }
 
-/* Moves the blocks other threads freed onto the local list: one atomic exchange, then a walk
- * of the taken list (those blocks are about to be handed out, so the walk is a prefetch) that
- * checks every link. */
+/* Moves the blocks other threads freed onto the local list: one atomic exchange takes the
+ * list and its count.  Onto an empty local list (a refill's case) it goes as it is, its links
+ * checked later as mag_fill follows them; onto a non-empty one it is walked to its tail, each
+ * link checked, and must hold as many blocks as it said. */
 bool hak_slab_collect(hak_slab_t *s)
 {
   if (!atomic_load_explicit(&s->remote, memory_order_relaxed)) return false;
   uint64_t t0 = hak_prof_begin();
   uintptr_t r = atomic_exchange_explicit(&s->remote, 0, memory_order_acquire);
   if (!r) return false;
-  void *tail = (void *)r, *next;
-  uint32_t n = 1;
-  while ((next = hak_link_next(s, tail)) != NULL) {
-    if (++n > s->used) hak_list_corrupt(tail); /* more blocks than are out: a cycle */
-    tail = next;
+  void *head = HAK_REMOTE_HEAD(r);
+  uint32_t n = (uint32_t)(r >> HAK_REMOTE_COUNT_SHIFT);
+  if (n == 0 || n > s->used) hak_list_corrupt(head); /* more blocks back than were out */
+  if (s->free) {
+    void *tail = head, *next;
+    uint32_t k = 1;
+    while ((next = hak_link_next(s, tail)) != NULL) {
+      if (k++ == n) hak_list_corrupt(tail); /* longer than its count: a cycle */
+      tail = next;
+    }
+    if (k != n) hak_list_corrupt(tail);
+    *(uintptr_t *)tail = hak_link_enc(tail, s->free);
   }
-  *(uintptr_t *)tail = hak_link_enc(tail, s->free);
-  s->free = (void *)r;
+  s->free = head;
   s->used -= n;
   hak_prof_end(HAK_PROF_DRAIN, t0);
   return true;
@@ -385,11 +395,11 @@ static void slab_adopt(hak_heap_t *h, hak_slab_t *s, void *p)
 {
   atomic_store_explicit(&s->owner, (hak_heap_t *)((uintptr_t)h | HAK_OWNER_ADOPTED),
                         memory_order_relaxed);
+  hak_slab_collect(s);
   if (p) {
     slab_push(s, p);
     s->used--;
   }
-  hak_slab_collect(s);
   if (s->used == 0) hak_pool_give(s);
   else own_push(h, s, s->free || s->carved < s->capacity ? HAK_LIST_WARM : HAK_LIST_FULL);
 }
@@ -417,11 +427,13 @@ void hak_free_remote(hak_slab_t *s, void *p)
     slab_adopt(h, s, p);
     return;
   }
-  uintptr_t old = atomic_load_explicit(&s->remote, memory_order_relaxed);
-  do {
-    hak_block_link(p, (old & HAK_REMOTE_DETACHED) ? NULL : (void *)old);
-  } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, (uintptr_t)p,
-                                                  memory_order_acq_rel, memory_order_relaxed));
+  uintptr_t old = atomic_load_explicit(&s->remote, memory_order_relaxed), new;
+  do { /* onto the list, one more in its count; over a mark, the first of a new list */
+    bool mark = old & HAK_REMOTE_DETACHED;
+    hak_block_link(p, mark ? NULL : HAK_REMOTE_HEAD(old));
+    new = (uintptr_t)p + (mark ? HAK_REMOTE_COUNT : (old & ~(HAK_REMOTE_COUNT - 1)) + HAK_REMOTE_COUNT);
+  } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, new, memory_order_acq_rel,
+                                                  memory_order_relaxed));
   if (old & HAK_REMOTE_DETACHED) { /* this free replaced a full slab's mark: it is ours to place */
     bool keeperless = old == HAK_REMOTE_DETACHED;
     if (keeperless && can_adopt) {
@@ -514,17 +526,25 @@ static void thread_heap_done(void *arg)
 
 /* ---- magazines ---------------------------------------------------------------------------- */
 
-/* Fills class c's empty magazine with a batch from s: its free list first (every link checked),
- * then fresh blocks, carved in address order.  carved is raised before a block is handed out,
- * so a block in a magazine is always inside the carved part. */
+/* Fills class c's empty magazine with a batch from s: its free list first, then fresh blocks,
+ * carved in address order.  The list holds carved - used blocks: every link followed is
+ * checked, and the list must end exactly there (a cycle, say from two threads freeing one block
+ * at once, is found when the list is used up).  carved is raised before a block is handed
+ * out, so a block in a magazine is always inside the carved part. */
 static void mag_fill(hak_heap_t *h, unsigned c, hak_slab_t *s)
 {
   void **t = h->top[c], **end = t + mag.batch[c];
-  while (t < end && s->free) {
-    void *b = s->free;
-    s->free = hak_link_next(s, b);
-    s->used++;
-    *t++ = b;
+  uint32_t listed = s->carved - s->used, n = HAK_MIN(listed, (uint32_t)(end - t));
+  if (n) {
+    void *b = s->free, *last = s->start;
+    for (uint32_t i = 0; i < n; i++) {
+      if (hak_unlikely(!b)) hak_list_corrupt(last); /* shorter than its count */
+      *t++ = last = b;
+      b = hak_link_next(s, b);
+    }
+    if (hak_unlikely(b != NULL && n == listed)) hak_list_corrupt(last); /* longer */
+    s->free = b;
+    s->used += n;
   }
   if (t < end && s->carved < s->capacity) {
     uint32_t n = HAK_MIN((uint32_t)(end - t), s->capacity - s->carved);
