@@ -531,14 +531,21 @@ static void thread_heap_done(void *arg)
  * checked, and the list must end exactly there (a cycle, say from two threads freeing one block
  * at once, is found when the list is used up).  carved is raised before a block is handed
  * out, so a block in a magazine is always inside the carved part. */
+#define MAG_FILL_AHEAD 4
 static void mag_fill(hak_heap_t *h, unsigned c, hak_slab_t *s)
 {
   void **t = h->top[c], **end = t + mag.batch[c];
   uint32_t listed = s->carved - s->used, n = HAK_MIN(listed, (uint32_t)(end - t));
   if (n) {
-    void *b = s->free, *last = s->start;
+    char *b = s->free, *last = s->start;
+    size_t span = (size_t)s->carved * s->bsize;
     for (uint32_t i = 0; i < n; i++) {
       if (hak_unlikely(!b)) hak_list_corrupt(last); /* shorter than its count */
+      /* Following a list is one cache miss after another.  A list freed in the order it was
+       * handed out (a consumer's, a batch's) steps through memory at one stride: fetch four
+       * steps ahead, inside the slab, so that the misses overlap. */
+      char *ahead = b + MAG_FILL_AHEAD * (b - last);
+      if ((uintptr_t)(ahead - s->start) < span) __builtin_prefetch(ahead);
       *t++ = last = b;
       b = hak_link_next(s, b);
     }
