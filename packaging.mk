@@ -3,7 +3,8 @@
 #
 #   make check           also runs the quick tests below: manual pages, options table, launcher,
 #                        hakmem-preload on throwaway trees and in a private mount namespace, and
-#                        a set-user-ID program under /etc/ld.so.preload there
+#                        a set-user-ID program under /etc/ld.so.preload there, and the tests'
+#                        own isolation from a hakmem the machine preloads
 #   make deb             Debian packages from the dist tarball, into build-packages/deb/
 #   make rpm             RPM packages from the dist tarball, into build-packages/rpm/
 #   make lintian         lintian --fail-on error,warning on the Debian upload
@@ -22,7 +23,8 @@ hak_install_tests = \
 	tests/install/launcher.sh \
 	tests/install/preload-root.sh \
 	tests/install/preload-ns.sh \
-	tests/install/preload-secure.sh
+	tests/install/preload-secure.sh \
+	tests/install/system-preload.sh
 TESTS += $(hak_install_tests)
 dist_check_SCRIPTS += $(hak_install_tests)
 

@@ -1,5 +1,5 @@
-/* For the probes that do not link hakmem and get it only from the loader (LD_PRELOAD or
- * /etc/ld.so.preload): prints one line "libhakmem mapped: FILE" for each libhakmem file mapped
+/* For the probes that report which hakmem the loader gave them (LD_PRELOAD, /etc/ld.so.preload,
+ * or the DT_NEEDED of one linked with it): prints one line "libhakmem mapped: FILE" for each libhakmem file mapped
  * into the process (its mappings are adjacent), or "libhakmem mapped: none". */
 #ifndef HAK_TEST_HAKMEM_MAPPED_H
 #define HAK_TEST_HAKMEM_MAPPED_H

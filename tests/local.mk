@@ -5,11 +5,15 @@
 # they run as "$(HAK_EMULATOR) prog", so a cross build runs them under QEMU.  Scripts run on the
 # build machine and get what they need from AM_TESTS_ENVIRONMENT.
 
+# Every test runs through tests/no-system-preload.sh, so that a machine that preloads an installed
+# hakmem (/etc/ld.so.preload) tests this build's library all the same.
 TEST_EXTENSIONS = .sh
+hak_no_preload = $(SHELL) $(top_srcdir)/tests/no-system-preload.sh
 LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver.sh
-LOG_COMPILER = $(HAK_EMULATOR)
+LOG_COMPILER = $(hak_no_preload) $(HAK_EMULATOR)
 SH_LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver.sh
-SH_LOG_COMPILER = $(SHELL)
+SH_LOG_COMPILER = $(hak_no_preload) $(SHELL)
+EXTRA_DIST += tests/no-system-preload.sh
 
 # HAK_LIB is the shared library as built (libtool keeps it in .libs); empty for static-only builds.
 AM_TESTS_ENVIRONMENT = \
@@ -84,7 +88,7 @@ tests_test_misuse_CFLAGS = $(AM_CFLAGS) -fno-builtin -Wno-free-nonheap-object
 # test_preload_probe is not: it gets hakmem only through LD_PRELOAD (tests/preload_programs.sh).
 # Nor is test_secure_probe, which tests/install/preload-secure.sh makes set-user-ID root.
 check_PROGRAMS += tests/test_alloc_probe tests/test_preload_probe tests/test_secure_probe
-tests_test_alloc_probe_SOURCES = tests/test_alloc_probe.c
+tests_test_alloc_probe_SOURCES = tests/test_alloc_probe.c tests/hakmem_mapped.h
 tests_test_alloc_probe_LDADD = $(hak_test_libs)
 tests_test_alloc_probe_LDFLAGS = $(hak_test_link)
 tests_test_preload_probe_SOURCES = tests/test_preload_probe.c tests/hakmem_mapped.h

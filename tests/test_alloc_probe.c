@@ -1,10 +1,13 @@
 /* A program that allocates in every tier, from two threads, and checks what it reads back.
  * Linked with hakmem; tests/options.sh runs it with HAKMEM_* settings.  Prints "probe ok"
- * and exits 0 when all went well. */
+ * and exits 0 when all went well, then which libhakmem files the loader mapped into it
+ * (tests/install/system-preload.sh). */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "hakmem_mapped.h"
 
 static void *work(void *arg)
 {
@@ -40,5 +43,6 @@ int main(void)
     return 1;
   }
   printf("probe ok\n");
+  print_hakmem_mapped();
   return 0;
 }

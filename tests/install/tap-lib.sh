@@ -2,6 +2,7 @@
 # "make check" exports srcdir and top_builddir (tests/local.mk); run by hand, a script finds the
 # source tree from its own path and takes the current directory as the build tree.
 : "${srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+srcdir=$(cd "$srcdir" && pwd)
 : "${top_builddir:=.}"
 : "${HAK_EMULATOR:=}"
 hak_n=0
@@ -20,20 +21,10 @@ check() {
 check_rc() {
   if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1 (exit status $3, wanted $2)"; fi
 }
-# no_system_preload CMD...: runs CMD where /etc/ld.so.preload loads nothing, since the machine may
-# preload a hakmem of its own, which would then answer instead of the library under test (the
-# loader takes a preloaded libhakmem.so.0 for the one a program needs): CMD runs as it is when the
-# file is missing or empty, else in a private mount namespace with /dev/null over the file.
-# Exit status 77 when no such namespace can be made here.
-no_system_preload() {
-  [ -s /etc/ld.so.preload ] || { "$@"; return; }
-  if [ "$(id -u)" = 0 ]; then nsp='-m'; else nsp='-r -m'; fi
-  # shellcheck disable=SC2086 # nsp is a list of options
-  unshare $nsp --propagation private true 2> /dev/null || return 77
-  # shellcheck disable=SC2086
-  unshare $nsp --propagation private \
-    sh -c 'mount --bind /dev/null /etc/ld.so.preload && exec "$@"' sh "$@"
-}
+# no_system_preload CMD...: runs CMD where /etc/ld.so.preload loads nothing (the machine may
+# preload a hakmem of its own, which would answer instead of the library under test); exit status
+# 77 when that cannot be arranged here.  See tests/no-system-preload.sh.
+no_system_preload() { sh "$srcdir/tests/no-system-preload.sh" "$@"; }
 skip_all() { echo "1..0 # SKIP $*"; exit 0; }
 bail_out() { echo "Bail out! $*"; exit 1; }
 done_testing() { echo "1..$hak_n"; exit $hak_failed; }
