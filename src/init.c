@@ -6,7 +6,7 @@
 #include "options.h"
 #include "os.h"
 #include "stats.h"
-#include "tiny.h"
+#include "small.h"
 
 bool hak_initialized;
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;

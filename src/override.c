@@ -13,7 +13,7 @@
 #include "large.h"
 #include "os.h"
 #include "override.h"
-#include "tiny.h"
+#include "small.h"
 
 HAK_INLINE void *hak_alloc(size_t n)
 {

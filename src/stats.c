@@ -7,7 +7,7 @@
 #include "options.h"
 #include "os.h"
 #include "stats.h"
-#include "tiny.h"
+#include "small.h"
 
 bool hak_stats_on, hak_prof_on;
 

@@ -6,7 +6,7 @@
 
 #include "options.h"
 #include "os.h"
-#include "tiny.h"
+#include "small.h"
 
 /* ---- the region map ---------------------------------------------------------------------- */
 

@@ -31,7 +31,7 @@ typedef struct hak_heap hak_heap_t;
  * write, has the second to itself so that their pushes do not slow the owner's pops.
  *
  * remote is a list of blocks freed by other threads, or, when its low bit is set, the mark of
- * a full slab that no list holds (see slab_mark_full in tiny.c).  A list carries its length in
+ * a full slab that no list holds (see slab_mark_full in small.c).  A list carries its length in
  * the top 16 bits (HAK_REMOTE_COUNT), above the 48 bits of any address of ours (the region map
  * and the heap arena refuse higher ones), so that taking a list needs no walk to count it. */
 typedef struct hak_slab {
@@ -39,7 +39,7 @@ typedef struct hak_slab {
   void *free;                /* local free list: owner only */
   char *start;               /* first block */
   _Atomic(hak_heap_t *) owner;
-  uint64_t magic;            /* the divisibility constant of bsize (tiny.h) */
+  uint64_t magic;            /* the divisibility constant of bsize (small.h) */
   uint32_t limit;            /* carved * bsize: offsets of handed-out blocks are below it */
   uint32_t used;             /* carved blocks not on free (so free holds carved - used) */
   uint32_t carved;           /* blocks carved so far; only grows while ACTIVE */

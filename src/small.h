@@ -1,4 +1,5 @@
-/* The thread front: size classes, per-thread heaps and the two fast paths.
+/* Small blocks, the tiny and mid classes (up to 64 KiB): size classes, per-thread heaps and
+ * the two fast paths.
  *
  * Classes: 16..1024 bytes in steps of 16, 32, 64 and 128 (tiny, 20 classes) and 1280..65536
  * bytes, four per doubling (mid, 24 classes): at most 25% waste, 12% on average.  A table
@@ -11,8 +12,8 @@
  * and a bounded number of full ones.  A free into a slab owned by another thread is one
  * compare-and-swap onto the slab's remote list.  A block in a magazine counts as in use for its
  * slab (used), so a slab never empties under a magazine. */
-#ifndef HAK_TINY_H
-#define HAK_TINY_H
+#ifndef HAK_SMALL_H
+#define HAK_SMALL_H
 
 #include <string.h>
 

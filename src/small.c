@@ -1,4 +1,5 @@
-/* The thread front: heaps, refill of a class from slabs, remote frees, thread exit. */
+/* Small blocks, the tiny and mid classes: heaps, refill of a class from slabs, remote frees,
+ * thread exit. */
 #include <errno.h>
 #include <pthread.h>
 
@@ -6,7 +7,7 @@
 #include "options.h"
 #include "os.h"
 #include "stats.h"
-#include "tiny.h"
+#include "small.h"
 
 const uint32_t hak_class_size[HAK_NCLASSES] = {
     16, 32, 48, 64, 80, 96, 112, 128, 160, 192,
