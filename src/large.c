@@ -250,7 +250,7 @@ void *hak_large_alloc(size_t size, size_t align, bool growing, bool *zeroed)
     errno = ENOMEM;
     return NULL;
   }
-  /* At least one usable byte: a usable size of 0 reads as no large block (hak_large_usable). */
+  /* At least one usable byte: a usable size of 0 reads as no large block (hak_block_find). */
   size_t map = large_map_size(off + (size ? size : 1));
   hak_ss_t *ss = bc_take(bc_bucket(map), growing);
   *zeroed = ss == NULL;
@@ -307,18 +307,18 @@ bool hak_huge_free(void *p)
   return true;
 }
 
-size_t hak_large_usable(const void *p)
+size_t hak_large_usable(const hak_ss_t *ss, const void *p)
 {
-  hak_ss_t *ss = hak_ss_of(p);
-  if (hak_region_ours(ss) && ss->magic == HAK_SS_MAGIC && ss->kind == HAK_SS_LARGE)
-    return (const char *)p == (const char *)ss + ss->block_off ? ss->req_size : 0;
+  return (const char *)p == (const char *)ss + ss->block_off ? ss->req_size : 0;
+}
+
+size_t hak_huge_usable(const void *p)
+{
   return huge_find(p, false);
 }
 
-void *hak_large_resize(void *p, size_t size)
+void *hak_large_resize(hak_ss_t *ss, void *p, size_t size)
 {
-  hak_ss_t *ss = hak_ss_of(p);
-  if (!hak_region_ours(ss) || ss->magic != HAK_SS_MAGIC || ss->kind != HAK_SS_LARGE) return NULL;
   size_t off = ss->block_off;
   if (size > SIZE_MAX - off - HAK_SS_SIZE) return NULL;
   size_t map = large_map_size(off + size), old_map = ss->map_size;

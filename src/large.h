@@ -14,10 +14,13 @@ void *hak_large_alloc(size_t size, size_t align, bool growing, bool *zeroed);
 bool hak_large_free(hak_ss_t *ss, void *p);
 /* Frees p if it is a huge-aligned block; false if it is not one. */
 bool hak_huge_free(void *p);
-/* Bytes usable at p, or 0 if p is not a large or huge-aligned block. */
-size_t hak_large_usable(const void *p);
-/* Grows or shrinks a large block in place or by moving its pages (mremap); NULL if it can't. */
-void *hak_large_resize(void *p, size_t size);
+/* Bytes usable at p in the large mapping ss, or 0 if p is not its block. */
+size_t hak_large_usable(const hak_ss_t *ss, const void *p);
+/* Bytes usable at p if it is a huge-aligned block, else 0. */
+size_t hak_huge_usable(const void *p);
+/* Grows or shrinks p, the block of the large mapping ss, in place or by moving its pages
+ * (mremap); NULL if it can't. */
+void *hak_large_resize(hak_ss_t *ss, void *p, size_t size);
 
 /* Unmaps cached large mappings older than HAKMEM_BIGCACHE_TTL_MS. */
 void hak_bigcache_maintain(double now);

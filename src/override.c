@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "free.h"
 #include "hakmem.h"
 #include "large.h"
 #include "os.h"
@@ -25,20 +26,6 @@ HAK_INLINE void *hak_alloc(size_t n)
 HAK_INLINE void hak_dealloc(void *p)
 {
   if (hak_likely(p != NULL)) hak_small_free(p);
-}
-
-/* Bytes usable at p; reports and aborts when p is not a live block of ours. */
-static size_t usable_or_die(const void *p, const char *who)
-{
-  hak_ss_t *ss = hak_ss_of(p);
-  if (hak_region_ours(ss) && ss->magic == HAK_SS_MAGIC && ss->kind != HAK_SS_LARGE) {
-    hak_slab_t *s = hak_slab_of(ss, p);
-    if (s->state == HAK_SLAB_ACTIVE && hak_slab_block_ok(s, p)) return s->bsize;
-  } else {
-    size_t n = hak_large_usable(p);
-    if (n) return n;
-  }
-  hak_fatal("hakmem: %s(): invalid pointer %p", who, p);
 }
 
 /* Alignment above 16: a small class whose blocks all fall on the boundary (a class size with
@@ -89,13 +76,14 @@ void *hak_realloc(void *p, size_t n)
     hak_dealloc(p);
     return NULL;
   }
-  size_t old = usable_or_die(p, "realloc");
+  hak_block_t b = hak_block_or_die(p, "realloc");
+  size_t old = b.usable;
   /* A block stays where it is unless that would waste more than half of it. */
   if (n <= old && (n >= old / 2 || (old <= HAK_SMALL_MAX && hak_class_of(n) == hak_class_of(old))))
     return p;
-  if (old > HAK_SMALL_MAX && n > HAK_SMALL_MAX) {
+  if (b.kind == HAK_BLOCK_LARGE && n > HAK_SMALL_MAX) {
     /* A large block shrinks in place and grows by moving its pages, not its bytes. */
-    void *q = hak_large_resize(p, n);
+    void *q = hak_large_resize(b.ss, p, n);
     if (q) return q;
   }
   bool zeroed;
@@ -171,7 +159,7 @@ void *hak_pvalloc(size_t n)
 
 size_t hak_malloc_usable_size(void *p)
 {
-  return p ? usable_or_die(p, "malloc_usable_size") : 0;
+  return p ? hak_block_or_die(p, "malloc_usable_size").usable : 0;
 }
 
 void hak_free_sized(void *p, size_t size)
@@ -273,7 +261,7 @@ int hak_malloc_info(int options, FILE *fp)
 
 /* ---- the hakmem_* API -------------------------------------------------------------------- */
 
-HAK_EXPORT size_t hakmem_usable_size(const void *p) { return p ? usable_or_die(p, "hakmem_usable_size") : 0; }
+HAK_EXPORT size_t hakmem_usable_size(const void *p) { return p ? hak_block_or_die(p, "hakmem_usable_size").usable : 0; }
 HAK_EXPORT const char *hakmem_version(void) { return HAKMEM_VERSION; }
 
 HAK_EXPORT size_t hakmem_trim(void)

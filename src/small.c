@@ -811,27 +811,3 @@ void hak_thread_done(void *heap)
   hak_heap_abandon(h);
   heap_free(h);
 }
-
-/* ---- what the fast path of free passes on ------------------------------------------------ */
-
-_Noreturn static void report(const char *what, const void *p)
-{
-  hak_fatal("hakmem: free(): %s %p", what, p);
-}
-
-void hak_small_free_slow(void *p)
-{
-  hak_ss_t *ss = hak_ss_of(p);
-  if (!hak_region_ours(ss)) {
-    if (!hak_huge_free(p)) report("invalid pointer", p);
-    return;
-  }
-  if (ss->magic == HAK_SS_MAGIC && ss->kind == HAK_SS_LARGE) {
-    if (!hak_large_free(ss, p)) report("invalid pointer", p);
-    return;
-  }
-  if (ss->magic != HAK_SS_MAGIC) report("invalid pointer", p);
-  hak_slab_t *s = hak_slab_of(ss, p);
-  if (s->state != HAK_SLAB_ACTIVE || !hak_slab_block_ok(s, p)) report("invalid pointer", p);
-  report("double free detected for", p);
-}

@@ -17,6 +17,7 @@
 
 #include <string.h>
 
+#include "free.h"
 #include "superslab.h"
 
 #define HAK_TINY_MAX 1024
@@ -109,7 +110,6 @@ _Noreturn void hak_list_corrupt(const void *at);
 
 /* The slow path of malloc for class cls; n is the request (0 when only the class matters). */
 void *hak_small_alloc_slow(unsigned cls, size_t n);
-void hak_small_free_slow(void *p);
 void hak_free_remote(hak_slab_t *s, void *p);
 /* A free by the owner that found its magazine full (or of no capacity). */
 void hak_mag_overflow(hak_heap_t *h, hak_slab_t *s, void *p);
@@ -180,13 +180,13 @@ HAK_INLINE void hak_small_free(void *p)
 {
   hak_ss_t *ss = hak_ss_of(p);
   if (hak_unlikely(!hak_region_ours(ss))) {
-    hak_small_free_slow(p);
+    hak_free_slow(p);
     return;
   }
   hak_slab_t *s = hak_slab_of(ss, p);
   uintptr_t *b = (uintptr_t *)p, tag = hak_free_tag(p);
   if (hak_unlikely(!hak_slab_block_ok(s, p) || b[1] == tag)) {
-    hak_small_free_slow(p);
+    hak_free_slow(p);
     return;
   }
   hak_heap_t *h = hak_tls_heap;

@@ -36,7 +36,8 @@ hak_test_progs = \
 	tests/test_threads_handoff \
 	tests/test_fork_threads \
 	tests/test_thread_churn \
-	tests/test_misuse
+	tests/test_misuse \
+	tests/test_dispatch
 
 check_PROGRAMS += $(hak_test_progs)
 TESTS += $(hak_test_progs)
@@ -56,6 +57,11 @@ tests_test_calloc_reuse_SOURCES = tests/test_calloc_reuse.c tests/tap.h
 tests_test_calloc_reuse_LDADD = $(hak_test_libs)
 tests_test_calloc_reuse_LDFLAGS = $(hak_test_link)
 tests_test_calloc_reuse_CFLAGS = $(AM_CFLAGS) -fno-builtin
+
+tests_test_dispatch_SOURCES = tests/test_dispatch.c tests/tap.h
+tests_test_dispatch_LDADD = $(hak_test_libs)
+tests_test_dispatch_LDFLAGS = $(hak_test_link)
+tests_test_dispatch_CFLAGS = $(AM_CFLAGS) -fno-builtin
 
 tests_test_alignment_SOURCES = tests/test_alignment.c tests/tap.h
 tests_test_alignment_LDADD = $(hak_test_libs)

@@ -240,6 +240,26 @@ static void realloc_interior(void)
   sink = (uintptr_t)realloc(p + 16, 200);
 }
 static void usable_size_wild(void) { sink = malloc_usable_size((void *)(uintptr_t)0x7654320); }
+static void realloc_freed_small(void)
+{
+  char *p = malloc(40);
+  free(p);
+  sink = (uintptr_t)realloc(p, 400);
+}
+static void usable_size_freed_small(void)
+{
+  char *p = malloc(3000);
+  free(p);
+  sink = malloc_usable_size(p);
+}
+/* A block with an alignment past half a SuperSlab has a mapping of its own, in no region. */
+static void double_huge_aligned(void)
+{
+  void *p = NULL;
+  if (posix_memalign(&p, (size_t)4 << 20, 100) != 0) return;
+  free(p);
+  free(p);
+}
 
 /* The start of a freed large block's mapping (the 2 MiB boundary below the block, superslab.h)
  * waits in the BigCache and is no block: accepting a free of it would cache the mapping twice
@@ -293,6 +313,9 @@ static const struct {
     {"realloc(wild pointer)", realloc_wild, "invalid pointer"},
     {"realloc(interior pointer)", realloc_interior, "invalid pointer"},
     {"malloc_usable_size(wild pointer)", usable_size_wild, "invalid pointer"},
+    {"realloc of a freed small block", realloc_freed_small, "invalid pointer"},
+    {"malloc_usable_size of a freed mid block", usable_size_freed_small, "invalid pointer"},
+    {"double free of a huge-aligned block", double_huge_aligned, "invalid pointer"},
     {"16-byte overflow into freed small neighbours, then mallocs", overflow_small,
      "free list corrupted"},
     {"16-byte overflow into freed mid neighbours, then mallocs", overflow_mid,
