@@ -102,12 +102,43 @@ static unsigned distance(const char *a, size_t n, const char *b)
   return row[m];
 }
 
+#define HAK_OPT_ALIAS(old, option) {#old, #option},
+static const struct {
+  const char *old, *option;
+} aliases[] = {HAK_OPTION_ALIASES(HAK_OPT_ALIAS)};
+#undef HAK_OPT_ALIAS
+
+static bool name_is(const char *a, const char *name, size_t n)
+{
+  return strlen(a) == n && strncmp(a, name, n) == 0;
+}
+
+/* An option's name, or an old name of one. */
 static bool is_option(const char *name, size_t n)
 {
   for (unsigned i = 0; i < hak_option_count; i++)
-    if (strlen(hak_option_table[i].name) == n && strncmp(hak_option_table[i].name, name, n) == 0)
-      return true;
+    if (name_is(hak_option_table[i].name, name, n)) return true;
+  for (unsigned i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
+    if (name_is(aliases[i].old, name, n)) return true;
   return false;
+}
+
+/* The value of the option's old name, when the environment has one, with a warning that it is
+ * old: read as the option's own name, or ignored when that is set too (own_set). */
+static const char *old_name_value(const char *option, bool own_set)
+{
+  for (unsigned i = 0; i < sizeof aliases / sizeof aliases[0]; i++) {
+    if (strcmp(aliases[i].option, option) != 0) continue;
+    char name[64];
+    hak_format(name, sizeof name, "HAKMEM_%s", aliases[i].old);
+    const char *s = hak_os_getenv(name);
+    if (s) {
+      hak_msg("hakmem: warning: %s is the old name of HAKMEM_%s; %s", name, option,
+              own_set ? "ignored, since that is set" : "read as that");
+      return s;
+    }
+  }
+  return NULL;
 }
 
 static const char *nearest_option(const char *name, size_t n)
@@ -145,7 +176,8 @@ void hak_options_init(void)
     const hak_option_desc_t *o = &hak_option_table[i];
     char name[64];
     hak_format(name, sizeof name, "HAKMEM_%s", o->name);
-    const char *s = hak_os_getenv(name);
+    const char *s = hak_os_getenv(name), *old = old_name_value(o->name, s != NULL);
+    if (!s) s = old;
     if (!s) continue;
     if (o->type == HAK_OPT_STR) {
       *(const char **)option_slot(o) = s;

@@ -4,7 +4,8 @@
  *
  * Row: X(NAME, TYPE, DEFAULT, MIN, MAX, "one-line description")
  * TYPE is BOOL (0 or 1), INT (a whole number in [MIN, MAX]), REAL (a decimal in [MIN, MAX]) or
- * STR (any text; DEFAULT, MIN and MAX are 0 and unused). */
+ * STR (any text; DEFAULT, MIN and MAX are 0 and unused).  An option that is renamed keeps its
+ * old name in HAK_OPTION_ALIASES. */
 #ifndef HAK_OPTIONS_H
 #define HAK_OPTIONS_H
 
@@ -24,7 +25,7 @@
     "most blocks of a mid size class (1 to 64 KiB) a thread takes from a slab in one refill")   \
   X(W_MAX, REAL, 1.25, 1.0, 4.0,                                                                 \
     "a mid request may take a ready block of a larger class up to this many times its size")   \
-  X(WARM_POOL_SIZE, INT, 16, 0, 4096,                                                            \
+  X(KEPT_FULL_SLABS, INT, 16, 0, 4096,                                                           \
     "full slabs a thread keeps per size class on its fast free path before it stops watching them") \
   X(SUPERSLAB_MAX_CACHED, INT, 8, 0, 4096,                                                       \
     "empty SuperSlabs (2 MiB each) kept for reuse before their memory goes back to the OS")     \
@@ -40,6 +41,10 @@
     "megabytes of freed large blocks kept for reuse by later large requests (0: none)")         \
   X(BIGCACHE_TTL_MS, INT, 1000, 0, 86400000,                                                     \
     "milliseconds a freed large block stays cached before its memory goes back to the OS")
+
+/* Old names, still read (with a warning) when the option's own name is not set.
+ * Row: A(OLD_NAME, OPTION) */
+#define HAK_OPTION_ALIASES(A) A(WARM_POOL_SIZE, KEPT_FULL_SLABS)
 
 enum hak_option_type { HAK_OPT_BOOL, HAK_OPT_INT, HAK_OPT_REAL, HAK_OPT_STR };
 

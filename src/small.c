@@ -239,7 +239,7 @@ void hak_heap_unlock_all(bool child)
  * prev): owner, remote, list and orphan.  Exactly one party has charge of a slab at a time —
  * a heap, a lock, or nobody until the first free into it — and only that party writes the
  * rest.  Other threads only ever read owner, list and orphan (relaxed, as hints they recheck)
- * and push onto remote.  h is a heap; K = HAKMEM_WARM_POOL_SIZE.
+ * and push onto remote.  h is a heap; K = HAKMEM_KEPT_FULL_SLABS.
  *
  *   state               owner        remote       list        orphan  in charge
  *   current             h            blocks|0     CUR         0       h
@@ -474,11 +474,11 @@ static bool slab_has_blocks(hak_slab_t *s)
 }
 
 /* An exhausted slab leaves the current place: to the full list, where frees by this thread stay
- * on the fast path, or, past HAKMEM_WARM_POOL_SIZE full slabs, out of every list, marked
+ * on the fast path, or, past HAKMEM_KEPT_FULL_SLABS full slabs, out of every list, marked
  * (slab_mark_full), so that the thread need not watch it. */
 static void slab_retire(hak_heap_t *h, hak_slab_t *s)
 {
-  if (h->count[1][s->cls] < (unsigned)hak_opt.WARM_POOL_SIZE || !slab_mark_full(h, s, h))
+  if (h->count[1][s->cls] < (unsigned)hak_opt.KEPT_FULL_SLABS || !slab_mark_full(h, s, h))
     own_push(h, s, s->free ? HAK_LIST_WARM : HAK_LIST_FULL);
 }
 

@@ -9,7 +9,7 @@
 probe="$top_builddir/tests/test_alloc_probe$EXEEXT"
 [ -x "$probe" ] || skip_all "tests/test_alloc_probe was not built"
 
-plan 16
+plan 18
 
 # Only the settings a case names: none inherited from the caller's environment.
 for v in $(env | sed -n 's/^\(HAKMEM_[A-Za-z0-9_]*\)=.*/\1/p'); do unset "$v"; done
@@ -53,9 +53,9 @@ run HAKMEM_TINY_BATCH=32
 [ $status -eq 0 ] && [ ! -s "$tmp/err" ] && grep -qx 'probe ok' "$tmp/out"
 ok $? "HAKMEM_TINY_BATCH=32: no warning, the program works"
 
-run HAKMEM_TINY_BATCH=1 HAKMEM_WARM_POOL_SIZE=0 HAKMEM_SUPERSLAB_MAX_CACHED=0
+run HAKMEM_TINY_BATCH=1 HAKMEM_KEPT_FULL_SLABS=0 HAKMEM_SUPERSLAB_MAX_CACHED=0
 [ $status -eq 0 ] && [ ! -s "$tmp/err" ] && grep -qx 'probe ok' "$tmp/out"
-ok $? "the smallest settings (batch 1, no warm pool, no cache) work"
+ok $? "the smallest settings (batch 1, no kept full slabs, no cache) work"
 
 run HAKMEM_VERBOSE=1
 [ $status -eq 0 ] && grep -qx 'probe ok' "$tmp/out"
@@ -66,6 +66,17 @@ grep -q '^hakmem: HAKMEM_TINY_BATCH=[0-9]' "$tmp/err" &&
   grep -q '^hakmem: HAKMEM_SUPERSLAB_MAX_CACHED=[0-9]' "$tmp/err"
 ok $? "HAKMEM_VERBOSE=1 prints the effective settings"
 [ $status -eq 0 ] || diag "$(cat "$tmp/err")"
+
+run HAKMEM_WARM_POOL_SIZE=3 HAKMEM_VERBOSE=1
+[ $status -eq 0 ] && grep -qx 'probe ok' "$tmp/out" &&
+  [ "$(grep -c 'WARM_POOL_SIZE is the old name of HAKMEM_KEPT_FULL_SLABS' "$tmp/err")" -eq 1 ] &&
+  grep -qx 'hakmem: HAKMEM_KEPT_FULL_SLABS=3' "$tmp/err" && ! grep -q 'unknown variable' "$tmp/err"
+ok $? "HAKMEM_WARM_POOL_SIZE=3, an old name: one warning naming HAKMEM_KEPT_FULL_SLABS, set to 3"
+
+run HAKMEM_WARM_POOL_SIZE=3 HAKMEM_KEPT_FULL_SLABS=5 HAKMEM_VERBOSE=1
+grep -qx 'hakmem: HAKMEM_KEPT_FULL_SLABS=5' "$tmp/err" &&
+  grep -q 'HAKMEM_WARM_POOL_SIZE is the old name of HAKMEM_KEPT_FULL_SLABS; ignored' "$tmp/err"
+ok $? "with both names set, the option's own name wins, and the old one is warned about"
 
 run HAKMEM_VERBOSE=1 HAKMEM_TINY_BATCH=32
 grep -q '^hakmem: HAKMEM_TINY_BATCH=32$' "$tmp/err"

@@ -1,6 +1,6 @@
 /* Prints the ENVIRONMENT entries of hakmem(7) from the HAK_OPTIONS table in src/options.h, or
- * with --names the name of every variable, one a line.  A build tool: it never runs inside the
- * allocator, so stdio is fine here.  The committed man/hakmem.7 holds its output between the
+ * with --names the name of every variable (old names of options last), one a line.  A build
+ * tool: it never runs inside the allocator, so stdio is fine here.  The committed man/hakmem.7 holds its output between the
  * "BEGIN OPTIONS" and "END OPTIONS" markers; "make update-man" rewrites them and a test in
  * "make check" fails when they differ. */
 #include <ctype.h>
@@ -21,6 +21,11 @@ typedef struct {
 static const row_t rows[] = {HAK_OPTIONS(ROW)};
 #undef ROW
 static const unsigned nrows = sizeof rows / sizeof rows[0];
+#define ALIAS(old, option) {#old, #option},
+static const struct {
+  const char *old, *option;
+} aliases[] = {HAK_OPTION_ALIASES(ALIAS)};
+#undef ALIAS
 
 enum kind { BOOL, INT, REAL, STR, UNKNOWN };
 
@@ -113,6 +118,18 @@ int main(int argc, char **argv)
     }
     if (names) printf("HAKMEM_%s\n", rows[i].name);
     else put_row(&rows[i], k);
+  }
+  for (unsigned i = 0; i < sizeof aliases / sizeof aliases[0]; i++) {
+    if (names) {
+      printf("HAKMEM_%s\n", aliases[i].old);
+      continue;
+    }
+    printf(".TP\n.B HAKMEM_");
+    put_text(aliases[i].old, 0);
+    printf("\nThe old name of\n.BR HAKMEM_");
+    put_text(aliases[i].option, 0);
+    printf(" ,\nread as that when that is not set and ignored when it is,"
+           " with a warning either way.\n");
   }
   return ferror(stdout) != 0;
 }

@@ -14,7 +14,8 @@ hak_edit_script = sed -e 's|@libdir[@]|$(libdir)|g' -e 's|@PACKAGE_VERSION[@]|$(
 # The launcher's --set knows the variable names: they are read from the rows of src/options.h
 # here, not printed by tools/gen-options-man, which a cross build cannot run
 # (tests/install/launcher.sh checks that the two agree).
-hak_option_rows = sed -n 's/^ *X(\([A-Z0-9_]*\),.*/HAKMEM_\1/p' $(srcdir)/src/options.h
+hak_option_rows = sed -n -e 's/^ *X(\([A-Z0-9_]*\),.*/HAKMEM_\1/p' \
+	-e 's/^\#define HAK_OPTION_ALIASES(A) A(\([A-Z0-9_]*\),.*/HAKMEM_\1/p' $(srcdir)/src/options.h
 
 tools/hakmem: $(srcdir)/tools/hakmem.in $(srcdir)/src/options.h Makefile
 	$(AM_V_GEN)$(MKDIR_P) tools && rm -f $@ $@.tmp && \

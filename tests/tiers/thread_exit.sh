@@ -1,6 +1,6 @@
 #!/bin/sh
 # Test f: blocks outlive their threads; dead threads' slabs are adopted and reused
-# (tiers_thread_exit.c), with the default options and with no warm pool and batch 1.
+# (tiers_thread_exit.c), with the default options and with no kept full slabs and batch 1.
 # The caches' bounds are set beyond what the run needs: the test counts regions mapped to see
 # reuse, and what a bound makes the allocator unmap and map again (a generation that outlasts a
 # TTL under an emulator, more empty SuperSlabs at once than the LRU cache keeps) is not the
@@ -10,6 +10,6 @@ p=$(prog tiers_thread_exit)
 ages="HAKMEM_BIGCACHE_TTL_MS=600000 HAKMEM_SUPERSLAB_TTL_SEC=600 HAKMEM_SUPERSLAB_MAX_CACHED=256
   HAKMEM_SUPERSLAB_MAX_MEMORY_MB=1024"
 sub default env $ages $HAK_EMULATOR "$p"
-sub "no warm pool" env $ages HAKMEM_WARM_POOL_SIZE=0 HAKMEM_TINY_BATCH=1 HAKMEM_POOL_REFILL_BATCH=1 \
+sub "no kept full slabs" env $ages HAKMEM_KEPT_FULL_SLABS=0 HAKMEM_TINY_BATCH=1 HAKMEM_POOL_REFILL_BATCH=1 \
   $HAK_EMULATOR "$p"
 tt_done
