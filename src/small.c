@@ -412,6 +412,8 @@ static void slab_adopt(hak_heap_t *h, hak_slab_t *s, void *p)
  * thread to allocate from its class.  Every other free is one push onto the slab's remote
  * list: a live thread's slab, even one on the shared list, is left to the threads that
  * allocate, so that a consumer freeing a producer's blocks never takes a lock per free. */
+static void partial_emptied(hak_slab_t *s);
+
 void hak_free_remote(hak_slab_t *s, void *p)
 {
   hak_heap_t *h = hak_tls_heap;
@@ -435,6 +437,9 @@ void hak_free_remote(hak_slab_t *s, void *p)
     new = (uintptr_t)p + (mark ? HAK_REMOTE_COUNT : (old & ~(HAK_REMOTE_COUNT - 1)) + HAK_REMOTE_COUNT);
   } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, new, memory_order_acq_rel,
                                                   memory_order_relaxed));
+  uint32_t listed_used = atomic_load_explicit(&s->partial_used, memory_order_relaxed);
+  if (hak_unlikely(listed_used != 0) && new >> HAK_REMOTE_COUNT_SHIFT == listed_used)
+    partial_emptied(s);
   if (old & HAK_REMOTE_DETACHED) { /* this free replaced a full slab's mark: it is ours to place */
     bool keeperless = old == HAK_REMOTE_DETACHED;
     if (keeperless && can_adopt) {
@@ -502,6 +507,7 @@ static hak_slab_t *refill(hak_heap_t *h, unsigned c)
   }
   if (s != &hak_slab_none) slab_retire(h, s);
   while (!next && (next = hak_partial_pop(c, h)) != NULL) {
+    if (hak_unlikely(hak_stats_on)) hak_stats_partial(true);
     if (!slab_has_blocks(next)) { /* defensive: a listed slab always has a block to give */
       slab_retire(h, next);
       next = NULL;
@@ -694,14 +700,45 @@ void hak_heap_trim(void)
 
 /* ---- the shared partial lists ----------------------------------------------------------- */
 
+/* Every block out of s, a slab on a partial list, is back on its remote list: s goes to the
+ * pool at once, by the thread whose free (or push) made it so, not at the next housekeeping.
+ * Rechecked under the lock: a thread may have taken s meanwhile, and then it is that one's. */
+static void partial_emptied(hak_slab_t *s)
+{
+  hak_partial_t *p = &partial[s->cls];
+  pthread_mutex_lock(&p->lock);
+  bool mine = s->list == HAK_LIST_PARTIAL, orphan = s->orphan;
+  if (mine) {
+    hak_slab_list_unlink(&p->head, s);
+    atomic_store_explicit(&s->partial_used, 0, memory_order_relaxed);
+    __atomic_store_n(&s->orphan, 0, __ATOMIC_RELAXED);
+  }
+  pthread_mutex_unlock(&p->lock);
+  if (!mine) return;
+  hak_slab_collect(s);
+  if (s->used == 0) {
+    if (hak_unlikely(hak_stats_on)) hak_stats_partial(false);
+    hak_pool_give(s);
+  } else {
+    hak_partial_push(s, orphan); /* a count of an older stay on the list */
+  }
+}
+
+/* Puts s, which the caller has charge of, on its class's partial list; or, if every block out
+ * is back on its remote list already, into the pool. */
 void hak_partial_push(hak_slab_t *s, bool orphan)
 {
   hak_partial_t *p = &partial[s->cls];
+  uint32_t used = s->used; /* once listed, s is no longer this thread's to read */
   atomic_store_explicit(&s->owner, NULL, memory_order_relaxed);
   pthread_mutex_lock(&p->lock);
   __atomic_store_n(&s->orphan, orphan, __ATOMIC_RELAXED);
+  atomic_store_explicit(&s->partial_used, used, memory_order_relaxed);
   hak_slab_list_push(&p->head, s, HAK_LIST_PARTIAL);
   pthread_mutex_unlock(&p->lock);
+  /* A free that came before partial_used was set saw nothing to compare with. */
+  uintptr_t r = atomic_load_explicit(&s->remote, memory_order_relaxed);
+  if (!(r & HAK_REMOTE_DETACHED) && r >> HAK_REMOTE_COUNT_SHIFT == used) partial_emptied(s);
 }
 
 hak_slab_t *hak_partial_pop(unsigned cls, hak_heap_t *heap)
@@ -712,6 +749,7 @@ hak_slab_t *hak_partial_pop(unsigned cls, hak_heap_t *heap)
   hak_slab_t *s = p->head;
   if (s) {
     hak_slab_list_unlink(&p->head, s);
+    atomic_store_explicit(&s->partial_used, 0, memory_order_relaxed);
     __atomic_store_n(&s->orphan, 0, __ATOMIC_RELAXED);
     atomic_store_explicit(&s->owner, heap, memory_order_relaxed);
   }
@@ -726,6 +764,7 @@ bool hak_partial_take_orphan(hak_slab_t *s, hak_heap_t *heap)
   pthread_mutex_lock(&p->lock);
   if (s->list == HAK_LIST_PARTIAL && s->orphan) {
     hak_slab_list_unlink(&p->head, s);
+    atomic_store_explicit(&s->partial_used, 0, memory_order_relaxed);
     __atomic_store_n(&s->orphan, 0, __ATOMIC_RELAXED);
     atomic_store_explicit(&s->owner, heap, memory_order_relaxed);
     taken = true;
@@ -745,7 +784,10 @@ void hak_partial_drain(void)
     pthread_mutex_lock(&p->lock);
     hak_slab_t *list = p->head, *keep = NULL, *s;
     __atomic_store_n(&p->head, NULL, __ATOMIC_RELAXED);
-    for (s = list; s; s = s->next) hak_slab_set_list(s, HAK_LIST_NONE);
+    for (s = list; s; s = s->next) {
+      hak_slab_set_list(s, HAK_LIST_NONE);
+      atomic_store_explicit(&s->partial_used, 0, memory_order_relaxed);
+    }
     pthread_mutex_unlock(&p->lock);
     while ((s = list) != NULL) {
       list = s->next;
@@ -761,6 +803,7 @@ void hak_partial_drain(void)
     pthread_mutex_lock(&p->lock);
     while ((s = keep) != NULL) {
       keep = s->next;
+      atomic_store_explicit(&s->partial_used, s->used, memory_order_relaxed);
       hak_slab_list_push(&p->head, s, HAK_LIST_PARTIAL);
     }
     pthread_mutex_unlock(&p->lock);

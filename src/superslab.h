@@ -54,7 +54,11 @@ typedef struct hak_slab {
   _Alignas(64) _Atomic(uintptr_t) remote;
   struct hak_slab *next, *prev; /* the list that holds it */
   double empty_since;        /* when it last became EMPTY: under the pool lock */
-  char pad[32];
+  /* While on a shared partial list: its used when put there (blocks out, the remote ones among
+   * them), written under the list's lock; 0 when on none.  A remote free whose push brings the
+   * remote count up to it has made the slab wholly free (hak_free_remote). */
+  _Atomic(uint32_t) partial_used;
+  char pad[28];
 } hak_slab_t;
 
 /* EMPTY slabs are DIRTY (their pages still hold memory) until they have stayed empty for
