@@ -16,6 +16,7 @@
 #   wmax.sh         g. every mid size 1025..65536 wastes at most W_MAX
 #   prefault.sh     h. HAKMEM_SS_PREFAULT=1 faults a new SuperSlab in at once
 #   stats.sh        i. HAKMEM_STATS(_FILE) table and HAKMEM_PROFILE section
+#   exchange.sh     j. a consumer frees an idle producer's burst: its slabs come back at the last free
 
 hak_tiers_progs = \
 	tests/tiers/tiers_reuse \
@@ -26,7 +27,8 @@ hak_tiers_progs = \
 	tests/tiers/tiers_thread_exit \
 	tests/tiers/tiers_wmax \
 	tests/tiers/tiers_prefault \
-	tests/tiers/tiers_stats_probe
+	tests/tiers/tiers_stats_probe \
+	tests/tiers/tiers_exchange
 
 check_PROGRAMS += $(hak_tiers_progs)
 hak_tiers_cflags = $(AM_CFLAGS) -fno-builtin
@@ -76,6 +78,11 @@ tests_tiers_tiers_stats_probe_CFLAGS = $(hak_tiers_cflags)
 tests_tiers_tiers_stats_probe_LDADD = $(hak_test_libs)
 tests_tiers_tiers_stats_probe_LDFLAGS = $(hak_test_link)
 
+tests_tiers_tiers_exchange_SOURCES = tests/tiers/tiers_exchange.c tests/tiers/tiers.h tests/tap.h
+tests_tiers_tiers_exchange_CFLAGS = $(hak_tiers_cflags)
+tests_tiers_tiers_exchange_LDADD = $(hak_test_libs)
+tests_tiers_tiers_exchange_LDFLAGS = $(hak_test_link)
+
 hak_tiers_scripts = \
 	tests/tiers/reuse.sh \
 	tests/tiers/bigcache.sh \
@@ -85,7 +92,8 @@ hak_tiers_scripts = \
 	tests/tiers/thread_exit.sh \
 	tests/tiers/wmax.sh \
 	tests/tiers/prefault.sh \
-	tests/tiers/stats.sh
+	tests/tiers/stats.sh \
+	tests/tiers/exchange.sh
 
 dist_check_SCRIPTS += $(hak_tiers_scripts) tests/tiers/run.sh
 TESTS += $(hak_tiers_scripts)

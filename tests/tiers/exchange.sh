@@ -1,0 +1,8 @@
+#!/bin/sh
+# Test j: a consumer frees an idle producer's burst; the emptied slabs come back at the last free
+# (tiers_exchange.c).  The LRU cache keeps 4 empty SuperSlabs and no thread keeps full slabs,
+# so that the bound the test checks is small; the default bounds are tested by lru.sh.
+. "${top_srcdir:-../..}/tests/tiers/run.sh"
+p=$(prog tiers_exchange)
+sub default env HAKMEM_SUPERSLAB_MAX_CACHED=4 HAKMEM_KEPT_FULL_SLABS=0 $HAK_EMULATOR "$p"
+tt_done
