@@ -37,6 +37,9 @@
     "fault in every new SuperSlab at once (MADV_POPULATE_WRITE) instead of page by page")      \
   X(SLAB_PURGE_MS, INT, 1000, 0, 86400000,                                                       \
     "milliseconds an empty slab or cached SuperSlab keeps its pages before they go back to the OS") \
+  X(EMPTY_MAX_MB, INT, 32, 0, 1048576,                                                           \
+    "megabytes of empty slabs and cached SuperSlabs that may keep their pages within that delay; " \
+    "past it the oldest give theirs back at once, on the free that made memory empty")          \
   X(BIGCACHE_MAX_MB, INT, 64, 0, 1048576,                                                        \
     "megabytes of freed large blocks kept for reuse by later large requests (0: none)")         \
   X(BIGCACHE_TTL_MS, INT, 1000, 0, 86400000,                                                     \

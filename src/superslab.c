@@ -33,11 +33,33 @@ static struct {
   size_t bytes_mapped, bytes_peak;
 } lru = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
+/* ---- empty memory that keeps its pages ---------------------------------------------------
+ * Bytes of the pools' dirty slabs and of the cached SuperSlabs not yet purged, changed under
+ * the lock of the list that holds them.  Past HAKMEM_EMPTY_MAX_MB, empty_enforce purges the
+ * oldest at once instead of after HAKMEM_SLAB_PURGE_MS. */
+static _Atomic(size_t) empty_resident;
+
+static void empty_count(size_t bytes, bool add)
+{
+  if (add) atomic_fetch_add_explicit(&empty_resident, bytes, memory_order_relaxed);
+  else atomic_fetch_sub_explicit(&empty_resident, bytes, memory_order_relaxed);
+}
+
+static void empty_enforce(void);
+static void lru_purge_one(hak_ss_t *ss);
+
+static size_t ss_purgeable(void)
+{
+  size_t keep = hak_align_up(HAK_SS_HDR, hak_os_page);
+  return keep < HAK_SS_SIZE ? HAK_SS_SIZE - keep : 0;
+}
+
 static void lru_unlink(hak_ss_t *ss)
 {
   hak_ss_list_unlink(&lru.list, ss);
   ss->listed = 0;
   lru.count--;
+  if (!ss->purged) empty_count(ss_purgeable(), false);
 }
 
 void hak_ss_account(long bytes, int regions)
@@ -98,9 +120,11 @@ static void lru_put(hak_ss_t *ss)
   ss->purged = 0;
   hak_ss_list_push(&lru.list, ss);
   lru.count++;
+  empty_count(ss_purgeable(), true);
   hak_ss_t *old = lru_expire_locked(now, false);
   pthread_mutex_unlock(&lru.lock);
   release_list(old);
+  empty_enforce();
 }
 
 static hak_ss_t *lru_get(void)
@@ -147,9 +171,15 @@ typedef struct {
 static hak_pool_t pools[HAK_SS_NKINDS] = {
     {.lock = PTHREAD_MUTEX_INITIALIZER}, {.lock = PTHREAD_MUTEX_INITIALIZER}};
 
+static size_t slab_bytes(hak_slab_t *s)
+{
+  return (size_t)1 << hak_ss_of_slab(s)->slab_shift;
+}
+
 static void empty_unlink(hak_pool_t *pool, hak_slab_t *s)
 {
   if (s->list == HAK_LIST_DIRTY) {
+    empty_count(slab_bytes(s), false);
     if (pool->dirty_tail == s) __atomic_store_n(&pool->dirty_tail, s->prev, __ATOMIC_RELAXED);
     hak_slab_list_unlink(&pool->dirty, s);
   } else {
@@ -269,6 +299,34 @@ hak_slab_t *hak_pool_take(unsigned kind, unsigned cls, hak_heap_t *heap)
   return s;
 }
 
+/* Past HAKMEM_EMPTY_MAX_MB of empty memory with its pages, the oldest gives them back now,
+ * keeping its address space: cached SuperSlabs first (whole regions, one call each), then the
+ * pools' dirty slabs, oldest first in both, so that what is purged stays the older part of
+ * each list.  Called where memory becomes empty: a slab going back to the pool, a SuperSlab
+ * into the cache. */
+static void empty_enforce(void)
+{
+  size_t max = (size_t)hak_opt.EMPTY_MAX_MB << 20;
+  if (atomic_load_explicit(&empty_resident, memory_order_relaxed) <= max) return;
+  pthread_mutex_lock(&lru.lock);
+  for (hak_ss_t *ss = lru.list.tail;
+       ss && atomic_load_explicit(&empty_resident, memory_order_relaxed) > max; ss = ss->prev)
+    if (!ss->purged) lru_purge_one(ss);
+  pthread_mutex_unlock(&lru.lock);
+  for (unsigned k = 0; k < HAK_SS_NKINDS; k++) {
+    hak_pool_t *pool = &pools[k];
+    hak_slab_t *s;
+    pthread_mutex_lock(&pool->lock);
+    while (atomic_load_explicit(&empty_resident, memory_order_relaxed) > max &&
+           (s = pool->dirty_tail) != NULL) {
+      empty_unlink(pool, s);
+      slab_purge(s);
+      hak_slab_list_push(&pool->clean, s, HAK_LIST_CLEAN);
+    }
+    pthread_mutex_unlock(&pool->lock);
+  }
+}
+
 void hak_pool_give(hak_slab_t *s)
 {
   hak_ss_t *ss = hak_ss_of_slab(s);
@@ -285,9 +343,11 @@ void hak_pool_give(hak_slab_t *s)
   if (--ss->in_use > 0) {
     s->empty_since = now;
     hak_slab_list_push(&pool->dirty, s, HAK_LIST_DIRTY);
+    empty_count(slab_bytes(s), true);
     if (!pool->dirty_tail) __atomic_store_n(&pool->dirty_tail, s, __ATOMIC_RELAXED);
     pool_purge_locked(pool, now, false);
     pthread_mutex_unlock(&pool->lock);
+    empty_enforce();
     return;
   }
   /* The last slab in use: the whole SuperSlab leaves the pool for the LRU cache. */
@@ -302,15 +362,20 @@ void hak_pool_give(hak_slab_t *s)
 /* Empty SuperSlabs cached for longer than the purge delay keep their address space (a reuse
  * costs page faults, not mmap) but give their pages back.  Oldest first; stops at the first
  * one already purged, since every older one was purged before it. */
+static void lru_purge_one(hak_ss_t *ss)
+{
+  size_t n = ss_purgeable();
+  if (n) hak_os_purge((char *)ss + (HAK_SS_SIZE - n), n);
+  ss->purged = 1;
+  empty_count(n, false);
+}
+
 static void lru_purge_locked(double now)
 {
   double delay = hak_opt.SLAB_PURGE_MS / 1000.0;
   for (hak_ss_t *ss = lru.list.tail; ss && !ss->purged && now - ss->cached_at > delay;
-       ss = ss->prev) {
-    size_t keep = hak_align_up(HAK_SS_HDR, hak_os_page);
-    if (keep < HAK_SS_SIZE) hak_os_purge((char *)ss + keep, HAK_SS_SIZE - keep);
-    ss->purged = 1;
-  }
+       ss = ss->prev)
+    lru_purge_one(ss);
 }
 
 void hak_pool_maintain(double now)

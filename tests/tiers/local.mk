@@ -17,6 +17,7 @@
 #   prefault.sh     h. HAKMEM_SS_PREFAULT=1 faults a new SuperSlab in at once
 #   stats.sh        i. HAKMEM_STATS(_FILE) table and HAKMEM_PROFILE section
 #   exchange.sh     j. a consumer frees an idle producer's burst: its slabs come back at the last free
+#   empty.sh        k. HAKMEM_EMPTY_MAX_MB bounds the empty memory resident after a burst is freed
 
 hak_tiers_progs = \
 	tests/tiers/tiers_reuse \
@@ -28,7 +29,8 @@ hak_tiers_progs = \
 	tests/tiers/tiers_wmax \
 	tests/tiers/tiers_prefault \
 	tests/tiers/tiers_stats_probe \
-	tests/tiers/tiers_exchange
+	tests/tiers/tiers_exchange \
+	tests/tiers/tiers_empty
 
 check_PROGRAMS += $(hak_tiers_progs)
 hak_tiers_cflags = $(AM_CFLAGS) -fno-builtin
@@ -83,6 +85,11 @@ tests_tiers_tiers_exchange_CFLAGS = $(hak_tiers_cflags)
 tests_tiers_tiers_exchange_LDADD = $(hak_test_libs)
 tests_tiers_tiers_exchange_LDFLAGS = $(hak_test_link)
 
+tests_tiers_tiers_empty_SOURCES = tests/tiers/tiers_empty.c tests/tiers/tiers.h tests/tap.h
+tests_tiers_tiers_empty_CFLAGS = $(hak_tiers_cflags)
+tests_tiers_tiers_empty_LDADD = $(hak_test_libs)
+tests_tiers_tiers_empty_LDFLAGS = $(hak_test_link)
+
 hak_tiers_scripts = \
 	tests/tiers/reuse.sh \
 	tests/tiers/bigcache.sh \
@@ -93,7 +100,8 @@ hak_tiers_scripts = \
 	tests/tiers/wmax.sh \
 	tests/tiers/prefault.sh \
 	tests/tiers/stats.sh \
-	tests/tiers/exchange.sh
+	tests/tiers/exchange.sh \
+	tests/tiers/empty.sh
 
 dist_check_SCRIPTS += $(hak_tiers_scripts) tests/tiers/run.sh
 TESTS += $(hak_tiers_scripts)
