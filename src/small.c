@@ -282,6 +282,7 @@ void hak_heap_unlock_all(bool child)
  * (slab_put_local); every other free is a remote push. */
 
 /* ---- slabs as a thread sees them --------------------------------------------------------- */
+static void heap_give_empty(hak_heap_t *h);
 
 /* The slabs a thread owns besides the current ones sit on two lists per class: warm (with
  * free blocks) and full (exhausted; frees by this thread move them back to warm).  Both are
@@ -514,6 +515,11 @@ static hak_slab_t *refill(hak_heap_t *h, unsigned c)
     }
   }
   if (!next) {
+    /* Before it takes a slab from the pool, the thread gives back the ones it holds that other
+     * threads' frees have emptied (on every eighth take, which bounds the walk's cost while a
+     * thread only grows): otherwise they wait for its housekeeping or its exit, and a thread
+     * that lives a few milliseconds runs neither before its neighbours map fresh memory. */
+    if ((++h->takes & 7) == 0) heap_give_empty(h);
     next = hak_pool_take(hak_class_kind(c), c, h);
     if (!next) {
       h->slab[c] = &hak_slab_none;
@@ -669,23 +675,13 @@ void *hak_small_alloc_slow(unsigned c, size_t n)
   return hak_mag_pop(h, c);
 }
 
-/* malloc_trim: the calling thread gives back its slabs that are wholly free, current ones too. */
-void hak_heap_trim(void)
+/* The slabs on h's warm and full lists that other threads' frees have made wholly free go back
+ * to the pool, where any thread and class can take them. */
+static void heap_give_empty(hak_heap_t *h)
 {
-  hak_heap_t *h = hak_tls_heap;
-  if (h == &hak_heap_empty) return;
-  mag_flush_all(h);
   for (unsigned c = 0; c < HAK_NCLASSES; c++) {
-    hak_slab_t *s = h->slab[c], *next;
-    if (s != &hak_slab_none) {
-      hak_slab_collect(s);
-      if (s->used == 0) {
-        h->slab[c] = &hak_slab_none;
-        hak_slab_set_list(s, HAK_LIST_NONE);
-        hak_pool_give(s);
-      }
-    }
     for (unsigned l = 0; l < 2; l++) {
+      hak_slab_t *s, *next;
       for (s = h->head[l][c]; s; s = next) {
         next = s->next;
         hak_slab_collect(s);
@@ -696,6 +692,26 @@ void hak_heap_trim(void)
       }
     }
   }
+}
+
+/* malloc_trim: the calling thread gives back its slabs that are wholly free, current ones too. */
+void hak_heap_trim(void)
+{
+  hak_heap_t *h = hak_tls_heap;
+  if (h == &hak_heap_empty) return;
+  mag_flush_all(h);
+  for (unsigned c = 0; c < HAK_NCLASSES; c++) {
+    hak_slab_t *s = h->slab[c];
+    if (s != &hak_slab_none) {
+      hak_slab_collect(s);
+      if (s->used == 0) {
+        h->slab[c] = &hak_slab_none;
+        hak_slab_set_list(s, HAK_LIST_NONE);
+        hak_pool_give(s);
+      }
+    }
+  }
+  heap_give_empty(h);
 }
 
 /* ---- the shared partial lists ----------------------------------------------------------- */

@@ -57,6 +57,7 @@ struct hak_heap {
   uint32_t count[2][HAK_NCLASSES];
   hak_class_stats_t stats[HAK_NCLASSES]; /* HAKMEM_STATS only */
   uint32_t refills;               /* slow-path refills, to pace hak_maintain */
+  uint32_t takes;                 /* slabs taken from the pool, to pace heap_give_empty */
   hak_heap_t *next_all;           /* every heap ever made */
   hak_heap_t *next_free;          /* heaps whose thread has exited, ready for reuse */
   bool live;

@@ -18,6 +18,7 @@
 #   stats.sh        i. HAKMEM_STATS(_FILE) table and HAKMEM_PROFILE section
 #   exchange.sh     j. a consumer frees an idle producer's burst: its slabs come back at the last free
 #   empty.sh        k. HAKMEM_EMPTY_MAX_MB bounds the empty memory resident after a burst is freed
+#   giveback.sh     l. a thread's slabs that others emptied serve its other classes first
 
 hak_tiers_progs = \
 	tests/tiers/tiers_reuse \
@@ -30,7 +31,8 @@ hak_tiers_progs = \
 	tests/tiers/tiers_prefault \
 	tests/tiers/tiers_stats_probe \
 	tests/tiers/tiers_exchange \
-	tests/tiers/tiers_empty
+	tests/tiers/tiers_empty \
+	tests/tiers/tiers_giveback
 
 check_PROGRAMS += $(hak_tiers_progs)
 hak_tiers_cflags = $(AM_CFLAGS) -fno-builtin
@@ -90,6 +92,11 @@ tests_tiers_tiers_empty_CFLAGS = $(hak_tiers_cflags)
 tests_tiers_tiers_empty_LDADD = $(hak_test_libs)
 tests_tiers_tiers_empty_LDFLAGS = $(hak_test_link)
 
+tests_tiers_tiers_giveback_SOURCES = tests/tiers/tiers_giveback.c tests/tiers/tiers.h tests/tap.h
+tests_tiers_tiers_giveback_CFLAGS = $(hak_tiers_cflags)
+tests_tiers_tiers_giveback_LDADD = $(hak_test_libs)
+tests_tiers_tiers_giveback_LDFLAGS = $(hak_test_link)
+
 hak_tiers_scripts = \
 	tests/tiers/reuse.sh \
 	tests/tiers/bigcache.sh \
@@ -101,7 +108,8 @@ hak_tiers_scripts = \
 	tests/tiers/prefault.sh \
 	tests/tiers/stats.sh \
 	tests/tiers/exchange.sh \
-	tests/tiers/empty.sh
+	tests/tiers/empty.sh \
+	tests/tiers/giveback.sh
 
 dist_check_SCRIPTS += $(hak_tiers_scripts) tests/tiers/run.sh
 TESTS += $(hak_tiers_scripts)
