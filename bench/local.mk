@@ -3,7 +3,7 @@
 # installed allocator (see docs/benchmarks.md); BENCH_ARGS passes options, e.g. BENCH_ARGS=--quick.
 # `make bench-callgrind` counts instructions per malloc/free pair with valgrind.
 BENCH_BINS = bench/bench_random_mixed bench/bench_larson bench/bench_prodcons bench/bench_mid \
-	bench/bench_realloc bench/bench_large bench/bench_phase
+	bench/bench_realloc bench/bench_large bench/bench_phase bench/bench_exchange
 EXTRA_PROGRAMS += $(BENCH_BINS)
 CLEANFILES += $(BENCH_BINS)
 
@@ -16,6 +16,8 @@ bench_bench_mid_CPPFLAGS = $(AM_CPPFLAGS) -DBENCH_NAME='"mid"' -DMIN_SIZE=1024 -
 bench_bench_realloc_SOURCES = bench/bench_realloc.c bench/bench.h
 bench_bench_large_SOURCES = bench/bench_large.c bench/bench.h
 bench_bench_phase_SOURCES = bench/bench_phase.c bench/bench.h
+bench_bench_exchange_SOURCES = bench/bench_exchange.c bench/bench.h
+bench_bench_exchange_LDADD = -lpthread
 EXTRA_DIST += bench/compare.py bench/callgrind.sh
 
 PYTHON3 = python3
