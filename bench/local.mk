@@ -17,7 +17,6 @@ bench_bench_realloc_SOURCES = bench/bench_realloc.c bench/bench.h
 bench_bench_large_SOURCES = bench/bench_large.c bench/bench.h
 bench_bench_phase_SOURCES = bench/bench_phase.c bench/bench.h
 bench_bench_exchange_SOURCES = bench/bench_exchange.c bench/bench.h
-bench_bench_exchange_LDADD = -lpthread
 EXTRA_DIST += bench/compare.py bench/callgrind.sh
 
 PYTHON3 = python3
