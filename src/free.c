@@ -4,12 +4,21 @@
 #include "large.h"
 #include "small.h"
 
-/* The region p lies in, if it is one of ours: a SuperSlab of small blocks or a large block's
- * mapping, as its header says.  NULL for anything else (a huge-aligned block is not in the map). */
-static hak_ss_t *region_of(const void *p)
+/* What the region map and the region's header say of p.  The one lookup that free's slow path,
+ * malloc_usable_size and realloc share. */
+enum region_kind {
+  REGION_NONE,  /* in no region of ours: a huge-aligned block, or not ours at all */
+  REGION_BAD,   /* in a region of ours without a live header: nobody's block */
+  REGION_LARGE, /* a large block's mapping (*ss) */
+  REGION_SMALL  /* a SuperSlab of small blocks (*ss) */
+};
+
+static enum region_kind region_of(const void *p, hak_ss_t **ss)
 {
-  hak_ss_t *ss = hak_ss_of(p);
-  return hak_region_ours(ss) && ss->magic == HAK_SS_MAGIC ? ss : NULL;
+  *ss = hak_ss_of(p);
+  if (!hak_region_ours(*ss)) return REGION_NONE;
+  if ((*ss)->magic != HAK_SS_MAGIC) return REGION_BAD;
+  return (*ss)->kind == HAK_SS_LARGE ? REGION_LARGE : REGION_SMALL;
 }
 
 /* The slab of a small block, if p is one its slab has handed out. */
@@ -22,21 +31,23 @@ static hak_slab_t *small_live(hak_ss_t *ss, const void *p)
 hak_block_t hak_block_find(const void *p)
 {
   hak_block_t b = {HAK_BLOCK_INVALID, NULL, 0};
-  hak_ss_t *ss = region_of(p);
-  if (!ss) { /* a huge-aligned block lies in no region */
-    if (!hak_region_ours(hak_ss_of(p)) && (b.usable = hak_huge_usable(p)) != 0)
-      b.kind = HAK_BLOCK_HUGE;
-    return b;
-  }
-  b.ss = ss;
-  if (ss->kind == HAK_SS_LARGE) {
-    if ((b.usable = hak_large_usable(ss, p)) != 0) b.kind = HAK_BLOCK_LARGE;
-  } else {
-    hak_slab_t *s = small_live(ss, p);
+  hak_slab_t *s;
+  switch (region_of(p, &b.ss)) {
+  case REGION_NONE:
+    if ((b.usable = hak_huge_usable(p)) != 0) b.kind = HAK_BLOCK_HUGE;
+    break;
+  case REGION_LARGE:
+    if ((b.usable = hak_large_usable(b.ss, p)) != 0) b.kind = HAK_BLOCK_LARGE;
+    break;
+  case REGION_SMALL:
+    s = small_live(b.ss, p);
     if (s && ((const uintptr_t *)p)[1] != hak_free_tag(p)) { /* not free */
       b.kind = HAK_BLOCK_SMALL;
       b.usable = s->bsize;
     }
+    break;
+  case REGION_BAD:
+    break;
   }
   return b;
 }
@@ -57,16 +68,19 @@ _Noreturn static void report(const char *what, const void *p)
  * carrying the free tag of its address. */
 void hak_free_slow(void *p)
 {
-  hak_ss_t *ss = hak_ss_of(p);
-  if (!hak_region_ours(ss)) {
+  hak_ss_t *ss;
+  switch (region_of(p, &ss)) {
+  case REGION_NONE:
     if (!hak_huge_free(p)) report("invalid pointer", p);
     return;
-  }
-  if (ss->magic != HAK_SS_MAGIC) report("invalid pointer", p);
-  if (ss->kind == HAK_SS_LARGE) {
+  case REGION_LARGE:
     if (!hak_large_free(ss, p)) report("invalid pointer", p);
     return;
+  case REGION_SMALL:
+    if (small_live(ss, p)) report("double free detected for", p);
+    break;
+  case REGION_BAD:
+    break;
   }
-  if (!small_live(ss, p)) report("invalid pointer", p);
-  report("double free detected for", p);
+  report("invalid pointer", p);
 }
