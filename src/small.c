@@ -264,7 +264,8 @@ void hak_heap_unlock_all(bool child)
  *                                                       or adopts it (no keeper)
  *   warm, full  current             refill             owner := h (ends adopted)
  *   owned       EMPTY               hak_slab_freed,    used reaches 0: hak_pool_give
- *                                   hak_heap_trim
+ *                                   hak_heap_trim,     (heap_give_empty: before every eighth
+ *                                   heap_give_empty    pool take, its slabs others emptied)
  *   owned       shared orphan,      slab_abandon       the thread exits: free blocks, none, or
  *               marked no keeper,                      nothing live
  *               or EMPTY
@@ -273,6 +274,8 @@ void hak_heap_unlock_all(bool child)
  *                                                       the lock, then slab_adopt
  *   shared      draining -> shared  hak_partial_drain  taken off whole under the lock, remote
  *               or EMPTY                               collected, the live ones put back
+ *   shared      EMPTY               partial_emptied    a push brought the remote count up to
+ *                                                       partial_used; rechecked under the lock
  *
  * A push onto remote (hak_free_remote) publishes the block's link with release; the exchange
  * that takes the list (hak_slab_collect) acquires.  A thread that replaces a mark acquires
@@ -716,6 +719,21 @@ void hak_heap_trim(void)
 
 /* ---- the shared partial lists ----------------------------------------------------------- */
 
+/* s joins the partial list p, under p's lock, with used blocks out (partial_used). */
+static void partial_link_locked(hak_partial_t *p, hak_slab_t *s, uint32_t used)
+{
+  atomic_store_explicit(&s->partial_used, used, memory_order_relaxed);
+  hak_slab_list_push(&p->head, s, HAK_LIST_PARTIAL);
+}
+
+/* s leaves the partial list p, under p's lock: listed nowhere, no orphan. */
+static void partial_unlink_locked(hak_partial_t *p, hak_slab_t *s)
+{
+  hak_slab_list_unlink(&p->head, s);
+  atomic_store_explicit(&s->partial_used, 0, memory_order_relaxed);
+  __atomic_store_n(&s->orphan, 0, __ATOMIC_RELAXED);
+}
+
 /* Every block out of s, a slab on a partial list, is back on its remote list: s goes to the
  * pool at once, by the thread whose free (or push) made it so, not at the next housekeeping.
  * Rechecked under the lock: a thread may have taken s meanwhile, and then it is that one's. */
@@ -725,9 +743,7 @@ static void partial_emptied(hak_slab_t *s)
   pthread_mutex_lock(&p->lock);
   bool mine = s->list == HAK_LIST_PARTIAL, orphan = s->orphan;
   if (mine) {
-    hak_slab_list_unlink(&p->head, s);
-    atomic_store_explicit(&s->partial_used, 0, memory_order_relaxed);
-    __atomic_store_n(&s->orphan, 0, __ATOMIC_RELAXED);
+    partial_unlink_locked(p, s);
   }
   pthread_mutex_unlock(&p->lock);
   if (!mine) return;
@@ -749,8 +765,7 @@ void hak_partial_push(hak_slab_t *s, bool orphan)
   atomic_store_explicit(&s->owner, NULL, memory_order_relaxed);
   pthread_mutex_lock(&p->lock);
   __atomic_store_n(&s->orphan, orphan, __ATOMIC_RELAXED);
-  atomic_store_explicit(&s->partial_used, used, memory_order_relaxed);
-  hak_slab_list_push(&p->head, s, HAK_LIST_PARTIAL);
+  partial_link_locked(p, s, used);
   pthread_mutex_unlock(&p->lock);
   /* A free that came before partial_used was set saw nothing to compare with. */
   uintptr_t r = atomic_load_explicit(&s->remote, memory_order_relaxed);
@@ -764,9 +779,7 @@ hak_slab_t *hak_partial_pop(unsigned cls, hak_heap_t *heap)
   pthread_mutex_lock(&p->lock);
   hak_slab_t *s = p->head;
   if (s) {
-    hak_slab_list_unlink(&p->head, s);
-    atomic_store_explicit(&s->partial_used, 0, memory_order_relaxed);
-    __atomic_store_n(&s->orphan, 0, __ATOMIC_RELAXED);
+    partial_unlink_locked(p, s);
     atomic_store_explicit(&s->owner, heap, memory_order_relaxed);
   }
   pthread_mutex_unlock(&p->lock);
@@ -779,9 +792,7 @@ bool hak_partial_take_orphan(hak_slab_t *s, hak_heap_t *heap)
   bool taken = false;
   pthread_mutex_lock(&p->lock);
   if (s->list == HAK_LIST_PARTIAL && s->orphan) {
-    hak_slab_list_unlink(&p->head, s);
-    atomic_store_explicit(&s->partial_used, 0, memory_order_relaxed);
-    __atomic_store_n(&s->orphan, 0, __ATOMIC_RELAXED);
+    partial_unlink_locked(p, s);
     atomic_store_explicit(&s->owner, heap, memory_order_relaxed);
     taken = true;
   }
@@ -819,8 +830,7 @@ void hak_partial_drain(void)
     pthread_mutex_lock(&p->lock);
     while ((s = keep) != NULL) {
       keep = s->next;
-      atomic_store_explicit(&s->partial_used, s->used, memory_order_relaxed);
-      hak_slab_list_push(&p->head, s, HAK_LIST_PARTIAL);
+      partial_link_locked(p, s, s->used);
     }
     pthread_mutex_unlock(&p->lock);
   }
