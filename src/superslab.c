@@ -197,16 +197,21 @@ static void slab_purge(hak_slab_t *s)
   if (from < end) hak_os_purge((void *)from, end - from);
 }
 
+/* s, a dirty slab of pool, gives its pages back and becomes clean. */
+static void pool_purge_slab_locked(hak_pool_t *pool, hak_slab_t *s)
+{
+  empty_unlink(pool, s);
+  slab_purge(s);
+  hak_slab_list_push(&pool->clean, s, HAK_LIST_CLEAN);
+}
+
 /* Purges the dirty slabs that have been empty longer than the delay (all of them if all). */
 static void pool_purge_locked(hak_pool_t *pool, double now, bool all)
 {
   double delay = hak_opt.SLAB_PURGE_MS / 1000.0;
   hak_slab_t *s;
-  while ((s = pool->dirty_tail) != NULL && (all || now - s->empty_since > delay)) {
-    empty_unlink(pool, s);
-    slab_purge(s);
-    hak_slab_list_push(&pool->clean, s, HAK_LIST_CLEAN);
-  }
+  while ((s = pool->dirty_tail) != NULL && (all || now - s->empty_since > delay))
+    pool_purge_slab_locked(pool, s);
 }
 
 static void unused_push(hak_pool_t *pool, hak_ss_t *ss)
@@ -318,11 +323,8 @@ static void empty_enforce(void)
     hak_slab_t *s;
     pthread_mutex_lock(&pool->lock);
     while (atomic_load_explicit(&empty_resident, memory_order_relaxed) > max &&
-           (s = pool->dirty_tail) != NULL) {
-      empty_unlink(pool, s);
-      slab_purge(s);
-      hak_slab_list_push(&pool->clean, s, HAK_LIST_CLEAN);
-    }
+           (s = pool->dirty_tail) != NULL)
+      pool_purge_slab_locked(pool, s);
     pthread_mutex_unlock(&pool->lock);
   }
 }
@@ -359,9 +361,7 @@ void hak_pool_give(hak_slab_t *s)
   lru_put(ss);
 }
 
-/* Empty SuperSlabs cached for longer than the purge delay keep their address space (a reuse
- * costs page faults, not mmap) but give their pages back.  Oldest first; stops at the first
- * one already purged, since every older one was purged before it. */
+/* A cached SuperSlab gives its pages back past its header and keeps its address space. */
 static void lru_purge_one(hak_ss_t *ss)
 {
   size_t n = ss_purgeable();
@@ -369,6 +369,10 @@ static void lru_purge_one(hak_ss_t *ss)
   ss->purged = 1;
   empty_count(n, false);
 }
+
+/* Empty SuperSlabs cached for longer than the purge delay keep their address space (a reuse
+ * costs page faults, not mmap) but give their pages back.  Oldest first; stops at the first
+ * one already purged, since every older one was purged before it. */
 
 static void lru_purge_locked(double now)
 {
