@@ -27,41 +27,19 @@ static char global_buf[256];
 static volatile uintptr_t sink;
 
 static void wild(void) { free((void *)(uintptr_t)0x12345670); }
-static void small_misaligned(void)
+/* free of a pointer off into a fresh block of size bytes: no block starts there. */
+static void free_inside(size_t size, size_t off)
 {
-  char *p = malloc(64);
-  free(p + 1);
+  char *p = malloc(size);
+  free(p + off);
 }
-static void large_misaligned(void)
-{
-  char *p = malloc(300000);
-  free(p + 1);
-}
-static void small_interior(void)
-{
-  char *p = malloc(100);
-  free(p + 16);
-}
-static void small_interior_odd(void)
-{
-  char *p = malloc(24);
-  free(p + 8);
-}
-static void mid_interior(void)
-{
-  char *p = malloc(5000);
-  free(p + 1024);
-}
-static void large_interior(void)
-{
-  char *p = malloc(300000);
-  free(p + 4096);
-}
-static void large_far_interior(void)
-{
-  char *p = malloc(6u << 20);
-  free(p + (3u << 20)); /* past the first 2 MiB of its mapping */
-}
+static void small_misaligned(void) { free_inside(64, 1); }
+static void large_misaligned(void) { free_inside(300000, 1); }
+static void small_interior(void) { free_inside(100, 16); }
+static void small_interior_odd(void) { free_inside(24, 8); }
+static void mid_interior(void) { free_inside(5000, 1024); }
+static void large_interior(void) { free_inside(300000, 4096); }
+static void large_far_interior(void) { free_inside(6u << 20, 3u << 20); } /* past its first 2 MiB */
 static void stack_addr(void)
 {
   char buf[64];
