@@ -3,6 +3,7 @@
 #include "internal.h"
 #include "large.h"
 #include "small.h"
+#include "span.h"
 
 /* What the region map and the region's header say of p.  The one lookup that free's slow path,
  * malloc_usable_size and realloc share. */
@@ -10,6 +11,7 @@ enum region_kind {
   REGION_NONE,  /* in no region of ours: a huge-aligned block, or not ours at all */
   REGION_BAD,   /* in a region of ours without a live header: nobody's block */
   REGION_LARGE, /* a large block's mapping (*ss) */
+  REGION_SPAN,  /* a region of L2.5 spans (*ss) */
   REGION_SMALL  /* a SuperSlab of small blocks (*ss) */
 };
 
@@ -18,7 +20,11 @@ static enum region_kind region_of(const void *p, hak_ss_t **ss)
   *ss = hak_ss_of(p);
   if (!hak_region_ours(*ss)) return REGION_NONE;
   if ((*ss)->magic != HAK_SS_MAGIC) return REGION_BAD;
-  return (*ss)->kind == HAK_SS_LARGE ? REGION_LARGE : REGION_SMALL;
+  switch ((*ss)->kind) {
+  case HAK_SS_LARGE: return REGION_LARGE;
+  case HAK_SS_SPAN: return REGION_SPAN;
+  default: return REGION_SMALL;
+  }
 }
 
 /* The slab of a small block, if p is one its slab has handed out. */
@@ -38,6 +44,9 @@ hak_block_t hak_block_find(const void *p)
     break;
   case REGION_LARGE:
     if ((b.usable = hak_large_usable(b.ss, p)) != 0) b.kind = HAK_BLOCK_LARGE;
+    break;
+  case REGION_SPAN:
+    if ((b.usable = hak_span_usable(b.ss, p)) != 0) b.kind = HAK_BLOCK_SPAN;
     break;
   case REGION_SMALL:
     s = small_live(b.ss, p);
@@ -64,8 +73,9 @@ _Noreturn static void report(const char *what, const void *p)
   hak_fatal("hakmem: free(): %s %p", what, p);
 }
 
-/* The fast path has found p outside the region map, at no block boundary of a small slab, or
- * carrying the free tag of its address. */
+/* The fast path has found p outside the region map, at no block boundary of a small slab (as
+ * every large and span block is: slab 0 of their regions is never ACTIVE), or carrying the
+ * free tag of its address. */
 void hak_free_slow(void *p)
 {
   hak_ss_t *ss;
@@ -75,6 +85,9 @@ void hak_free_slow(void *p)
     return;
   case REGION_LARGE:
     if (!hak_large_free(ss, p)) report("invalid pointer", p);
+    return;
+  case REGION_SPAN:
+    if (!hak_span_free(ss, p)) report("invalid pointer", p);
     return;
   case REGION_SMALL:
     if (small_live(ss, p)) report("double free detected for", p);

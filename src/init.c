@@ -7,6 +7,7 @@
 #include "os.h"
 #include "stats.h"
 #include "small.h"
+#include "span.h"
 
 bool hak_initialized;
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -22,6 +23,7 @@ void hak_init_slow(void)
     hak_keys_init();
     hak_stats_init();
     hak_partial_init();
+    hak_span_init();
     __atomic_store_n(&hak_initialized, true, __ATOMIC_RELEASE);
     if (hak_opt.VERBOSE) {
       hak_msg("hakmem: %s (%s), page %zu bytes", HAKMEM_VERSION, HAK_ARCH_NAME, hak_os_page);
@@ -39,6 +41,7 @@ void hak_maintain(void)
   if (ms < due || !atomic_compare_exchange_strong(&next_due_ms, &due, ms + 100)) return;
   hak_heap_trim(); /* this thread's wholly free slabs, current ones too, go back to the pool */
   hak_pool_maintain(now);
+  hak_span_purge(now, false);
   hak_bigcache_maintain(now);
 }
 
@@ -51,10 +54,12 @@ static void fork_prepare(void)
   hak_heap_lock_all();
   hak_pool_lock_all();
   hak_large_lock_all();
+  hak_span_lock_all();
 }
 
 static void fork_parent(void)
 {
+  hak_span_unlock_all(false);
   hak_large_unlock_all(false);
   hak_pool_unlock_all(false);
   hak_heap_unlock_all(false);
@@ -63,6 +68,7 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
+  hak_span_unlock_all(true);
   hak_large_unlock_all(true);
   hak_pool_unlock_all(true);
   hak_heap_unlock_all(true);

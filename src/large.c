@@ -6,6 +6,7 @@
 #include "large.h"
 #include "options.h"
 #include "os.h"
+#include "span.h"
 #include "stats.h"
 
 /* The block starts this far into its mapping by default: past the header and slab 0's record
@@ -240,6 +241,12 @@ void *hak_large_alloc(size_t size, size_t align, bool growing, bool *zeroed)
 {
   hak_ensure_init();
   hak_maintain();
+  if (hak_span_fits(size, align)) {
+    /* A block realloc is growing gets room for half as much again, so that its next steps
+     * stay where it is. */
+    if (growing && hak_span_fits(size + size / 2, align)) size += size / 2;
+    return hak_span_alloc(size, align, zeroed);
+  }
   if (align > HAK_SS_SIZE / 2) {
     /* Huge alignment: the block starts its mapping, so it has no header; see hak_huge_free. */
     *zeroed = true;

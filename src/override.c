@@ -15,6 +15,7 @@
 #include "os.h"
 #include "override.h"
 #include "small.h"
+#include "span.h"
 
 HAK_INLINE void *hak_alloc(size_t n)
 {
@@ -81,6 +82,7 @@ void *hak_realloc(void *p, size_t n)
   /* A block stays where it is unless that would waste more than half of it. */
   if (n <= old && (n >= old / 2 || (old <= HAK_SMALL_MAX && hak_class_of(n) == hak_class_of(old))))
     return p;
+  if (b.kind == HAK_BLOCK_SPAN && n > HAK_SMALL_MAX && hak_span_resize(b.ss, p, n)) return p;
   if (b.kind == HAK_BLOCK_LARGE && n > HAK_SMALL_MAX) {
     /* A large block shrinks in place and grows by moving its pages, not its bytes. */
     void *q = hak_large_resize(b.ss, p, n);
@@ -268,7 +270,8 @@ HAK_EXPORT size_t hakmem_trim(void)
 {
   hak_ensure_init();
   hak_heap_trim();
-  return hak_pool_trim() + hak_bigcache_trim();
+  if (hak_tls_heap != &hak_heap_empty) hak_span_release(hak_tls_heap);
+  return hak_pool_trim() + hak_span_purge(0, true) + hak_bigcache_trim();
 }
 
 /* ---- the exported names: aliases of the bodies -------------------------------------------- */

@@ -8,6 +8,7 @@
 #include "os.h"
 #include "stats.h"
 #include "small.h"
+#include "span.h"
 
 const uint32_t hak_class_size[HAK_NCLASSES] = {
     16, 32, 48, 64, 80, 96, 112, 128, 160, 192,
@@ -181,6 +182,7 @@ static hak_heap_t *heap_new(void)
     }
   }
   memset(h->stats, 0, sizeof h->stats);
+  h->span = NULL;
   h->next_free = NULL;
   h->live = true;
   return h;
@@ -641,19 +643,25 @@ static void *mid_borrow(hak_heap_t *h, unsigned c, size_t n)
   return NULL;
 }
 
-void *hak_small_alloc_slow(unsigned c, size_t n)
+hak_heap_t *hak_heap_get(void)
 {
   hak_heap_t *h = hak_tls_heap;
-  if (hak_unlikely(h == &hak_heap_empty)) {
-    hak_ensure_init();
-    h = heap_new();
-    if (!h) {
-      errno = ENOMEM;
-      return NULL;
-    }
-    hak_tls_heap = h;
-    hak_os_thread_exit_hook(thread_heap_done, h);
+  if (hak_likely(h != &hak_heap_empty)) return h;
+  hak_ensure_init();
+  h = heap_new();
+  if (!h) {
+    errno = ENOMEM;
+    return NULL;
   }
+  hak_tls_heap = h;
+  hak_os_thread_exit_hook(thread_heap_done, h);
+  return h;
+}
+
+void *hak_small_alloc_slow(unsigned c, size_t n)
+{
+  hak_heap_t *h = hak_heap_get();
+  if (hak_unlikely(!h)) return NULL;
   hak_slab_t *s = h->slab[c];
   if (hak_unlikely(hak_stats_on)) {
     h->stats[c].requests++;
@@ -860,6 +868,7 @@ static void slab_abandon(hak_heap_t *h, hak_slab_t *s)
 
 void hak_heap_abandon(hak_heap_t *h)
 {
+  hak_span_release(h);
   mag_flush_all(h);
   for (unsigned c = 0; c < HAK_NCLASSES; c++) {
     hak_slab_t *s = h->slab[c];

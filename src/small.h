@@ -58,6 +58,7 @@ struct hak_heap {
   hak_class_stats_t stats[HAK_NCLASSES]; /* HAKMEM_STATS only */
   uint32_t refills;               /* slow-path refills, to pace hak_maintain */
   uint32_t takes;                 /* slabs taken from the pool, to pace heap_give_empty */
+  hak_ss_t *span;                 /* the span region it allocates L2.5 blocks from (span.h) */
   hak_heap_t *next_all;           /* every heap ever made */
   hak_heap_t *next_free;          /* heaps whose thread has exited, ready for reuse */
   bool live;
@@ -128,6 +129,8 @@ bool hak_partial_take_orphan(hak_slab_t *s, hak_heap_t *heap);
 /* Gives back the slabs on the shared partial lists that their remote frees made wholly free. */
 void hak_partial_drain(void);
 void hak_partial_init(void);
+/* The calling thread's heap, made at its first call; NULL (errno ENOMEM) if none can be. */
+hak_heap_t *hak_heap_get(void);
 /* Gives back everything a heap owns; the heap must not be used again by its thread. */
 void hak_heap_abandon(hak_heap_t *h);
 /* malloc_trim: gives back the calling thread's wholly free slabs. */

@@ -8,11 +8,13 @@
 #include "os.h"
 #include "stats.h"
 #include "small.h"
+#include "span.h"
 
 bool hak_stats_on, hak_prof_on;
 
 static struct {
   _Atomic(uint64_t) large_requests, large_hits, large_bytes;
+  _Atomic(uint64_t) span_requests, span_bytes;
   _Atomic(uint64_t) remote_unowned[HAK_NCLASSES]; /* remote frees by threads without a heap */
   _Atomic(uint64_t) partial_reclaimed, partial_emptied;
   _Atomic(uint64_t) prof[HAK_PROF_NPATHS][64];    /* log2 buckets of cycles */
@@ -30,6 +32,12 @@ void hak_prof_record(enum hak_prof_path path, uint64_t cycles)
   unsigned b = cycles ? 63 - (unsigned)__builtin_clzll(cycles) : 0;
   atomic_fetch_add_explicit(&st.prof[path][b], 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&st.prof_total[path], cycles, memory_order_relaxed);
+}
+
+void hak_stats_span_alloc(size_t size)
+{
+  atomic_fetch_add_explicit(&st.span_requests, 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&st.span_bytes, size, memory_order_relaxed);
 }
 
 void hak_stats_large_alloc(size_t size, bool cache_hit)
@@ -97,6 +105,11 @@ static void report_classes(void)
     out("hakmem: %s total %s %s %s %s  (hit rate %s%%)", tier[t], col(a, tot[t][0], 12),
         col(b, tot[t][1], 12), col(c, tot[t][2], 12), col(d, tot[t][3], 12),
         col(f, tot[t][0] ? tot[t][1] * 100 / tot[t][0] : 0, 3));
+  size_t span_regions, span_blocks;
+  hak_span_counts(&span_regions, &span_blocks);
+  out("hakmem: L2.5: %lu requests, %lu bytes; %zu span regions live, holding %zu blocks",
+      (unsigned long)atomic_load(&st.span_requests), (unsigned long)atomic_load(&st.span_bytes),
+      span_regions, span_blocks);
   size_t bc_bytes, bc_hits, bc_misses;
   hak_bigcache_counts(&bc_bytes, &bc_hits, &bc_misses);
   out("hakmem: large: %lu requests, %lu bytes, %lu BigCache hits, %lu misses, %lu bytes cached",

@@ -28,6 +28,7 @@ HAK_INLINE void hak_prof_end(enum hak_prof_path path, uint64_t t0)
 
 /* Counts kept outside the heaps, with atomics (slow paths only). */
 void hak_stats_large_alloc(size_t size, bool cache_hit);
+void hak_stats_span_alloc(size_t size);
 void hak_stats_remote_free_unowned(unsigned cls);
 /* A slab left the shared partial lists: reclaimed by a refill, or emptied by a remote free. */
 void hak_stats_partial(bool reclaimed);

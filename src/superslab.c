@@ -7,6 +7,7 @@
 #include "options.h"
 #include "os.h"
 #include "small.h"
+#include "span.h"
 
 /* ---- the region map ---------------------------------------------------------------------- */
 
@@ -35,17 +36,21 @@ static struct {
 
 /* ---- empty memory that keeps its pages ---------------------------------------------------
  * Bytes of the pools' dirty slabs and of the cached SuperSlabs not yet purged, changed under
- * the lock of the list that holds them.  Past HAKMEM_EMPTY_MAX_MB, empty_enforce purges the
+ * the lock of the list that holds them.  Past HAKMEM_EMPTY_MAX_MB, hak_empty_enforce purges the
  * oldest at once instead of after HAKMEM_SLAB_PURGE_MS. */
 static _Atomic(size_t) empty_resident;
 
-static void empty_count(size_t bytes, bool add)
+size_t hak_empty_resident(void)
+{
+  return atomic_load_explicit(&empty_resident, memory_order_relaxed);
+}
+
+void hak_empty_count(size_t bytes, bool add)
 {
   if (add) atomic_fetch_add_explicit(&empty_resident, bytes, memory_order_relaxed);
   else atomic_fetch_sub_explicit(&empty_resident, bytes, memory_order_relaxed);
 }
 
-static void empty_enforce(void);
 static void lru_purge_one(hak_ss_t *ss);
 
 static size_t ss_purgeable(void)
@@ -59,7 +64,7 @@ static void lru_unlink(hak_ss_t *ss)
   hak_ss_list_unlink(&lru.list, ss);
   ss->listed = 0;
   lru.count--;
-  if (!ss->purged) empty_count(ss_purgeable(), false);
+  if (!ss->purged) hak_empty_count(ss_purgeable(), false);
 }
 
 void hak_ss_account(long bytes, int regions)
@@ -110,7 +115,7 @@ static size_t release_list(hak_ss_t *list)
   return n;
 }
 
-static void lru_put(hak_ss_t *ss)
+void hak_ss_give(hak_ss_t *ss)
 {
   double now = hak_os_now();
   pthread_mutex_lock(&lru.lock);
@@ -120,11 +125,11 @@ static void lru_put(hak_ss_t *ss)
   ss->purged = 0;
   hak_ss_list_push(&lru.list, ss);
   lru.count++;
-  empty_count(ss_purgeable(), true);
+  hak_empty_count(ss_purgeable(), true);
   hak_ss_t *old = lru_expire_locked(now, false);
   pthread_mutex_unlock(&lru.lock);
   release_list(old);
-  empty_enforce();
+  hak_empty_enforce();
 }
 
 static hak_ss_t *lru_get(void)
@@ -138,9 +143,46 @@ static hak_ss_t *lru_get(void)
   return ss;
 }
 
+hak_ss_t *hak_ss_take(bool *clean)
+{
+  hak_ss_t *ss = lru_get();
+  *clean = ss == NULL;
+  return ss ? ss : hak_ss_map(HAK_SS_SIZE);
+}
+
+/* Address space for single SuperSlabs is mapped HAK_SS_RESERVE at a time and handed out one
+ * region at a time: one mmap per 16 regions instead of one each, and regions that lie side by
+ * side, which the kernel keeps as one mapping.  The untouched rest costs no memory (and no
+ * commit charge: MAP_NORESERVE).  Under reserve.lock. */
+#define HAK_SS_RESERVE (16 * HAK_SS_SIZE)
+static struct {
+  pthread_mutex_t lock;
+  char *next;
+  size_t left;
+} reserve = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static hak_ss_t *ss_reserve_take(void)
+{
+  pthread_mutex_lock(&reserve.lock);
+  if (!reserve.left) {
+    /* Where address space is short (RLIMIT_AS), a single region may still be had. */
+    char *p = hak_os_map_aligned(HAK_SS_RESERVE, HAK_SS_SIZE);
+    reserve.next = p ? p : hak_os_map_aligned(HAK_SS_SIZE, HAK_SS_SIZE);
+    reserve.left = !reserve.next ? 0 : p ? HAK_SS_RESERVE : HAK_SS_SIZE;
+  }
+  hak_ss_t *ss = NULL;
+  if (reserve.left) {
+    ss = (hak_ss_t *)(void *)reserve.next;
+    reserve.next += HAK_SS_SIZE;
+    reserve.left -= HAK_SS_SIZE;
+  }
+  pthread_mutex_unlock(&reserve.lock);
+  return ss;
+}
+
 hak_ss_t *hak_ss_map(size_t size)
 {
-  hak_ss_t *ss = hak_os_map_aligned(size, HAK_SS_SIZE);
+  hak_ss_t *ss = size == HAK_SS_SIZE ? ss_reserve_take() : hak_os_map_aligned(size, HAK_SS_SIZE);
   if (!ss) return NULL;
   if (hak_opt.SS_PREFAULT && size == HAK_SS_SIZE) hak_os_populate(ss, size);
   pthread_mutex_lock(&lru.lock);
@@ -179,7 +221,7 @@ static size_t slab_bytes(hak_slab_t *s)
 static void empty_unlink(hak_pool_t *pool, hak_slab_t *s)
 {
   if (s->list == HAK_LIST_DIRTY) {
-    empty_count(slab_bytes(s), false);
+    hak_empty_count(slab_bytes(s), false);
     if (pool->dirty_tail == s) __atomic_store_n(&pool->dirty_tail, s->prev, __ATOMIC_RELAXED);
     hak_slab_list_unlink(&pool->dirty, s);
   } else {
@@ -299,20 +341,21 @@ hak_slab_t *hak_pool_take(unsigned kind, unsigned cls, hak_heap_t *heap)
   /* Another thread refilled the pool while this one mapped: the spare SuperSlab waits in the
    * LRU cache, within its bounds, rather than in the pool, where no bound or trim would see it
    * (a SuperSlab leaves the pool only when its last slab in use comes back). */
-  if (fresh) lru_put(fresh);
+  if (fresh) hak_ss_give(fresh);
   slab_format(s, cls, heap);
   return s;
 }
 
 /* Past HAKMEM_EMPTY_MAX_MB of empty memory with its pages, the oldest gives them back now,
  * keeping its address space: cached SuperSlabs first (whole regions, one call each), then the
- * pools' dirty slabs, oldest first in both, so that what is purged stays the older part of
- * each list.  Called where memory becomes empty: a slab going back to the pool, a SuperSlab
- * into the cache. */
-static void empty_enforce(void)
+ * pools' dirty slabs, then the free pages of span regions, oldest first in each, so that what
+ * is purged stays the older part of each list.  Called where memory becomes empty: a slab
+ * going back to the pool, a SuperSlab into the cache, a span freed. */
+void hak_empty_enforce(void)
 {
   size_t max = (size_t)hak_opt.EMPTY_MAX_MB << 20;
   if (atomic_load_explicit(&empty_resident, memory_order_relaxed) <= max) return;
+  max /= 2; /* down to half: purges come in batches, and what is freed meanwhile is reused */
   pthread_mutex_lock(&lru.lock);
   for (hak_ss_t *ss = lru.list.tail;
        ss && atomic_load_explicit(&empty_resident, memory_order_relaxed) > max; ss = ss->prev)
@@ -327,6 +370,7 @@ static void empty_enforce(void)
       pool_purge_slab_locked(pool, s);
     pthread_mutex_unlock(&pool->lock);
   }
+  hak_span_purge_over(max);
 }
 
 void hak_pool_give(hak_slab_t *s)
@@ -345,11 +389,11 @@ void hak_pool_give(hak_slab_t *s)
   if (--ss->in_use > 0) {
     s->empty_since = now;
     hak_slab_list_push(&pool->dirty, s, HAK_LIST_DIRTY);
-    empty_count(slab_bytes(s), true);
+    hak_empty_count(slab_bytes(s), true);
     if (!pool->dirty_tail) __atomic_store_n(&pool->dirty_tail, s, __ATOMIC_RELAXED);
     pool_purge_locked(pool, now, false);
     pthread_mutex_unlock(&pool->lock);
-    empty_enforce();
+    hak_empty_enforce();
     return;
   }
   /* The last slab in use: the whole SuperSlab leaves the pool for the LRU cache. */
@@ -358,7 +402,7 @@ void hak_pool_give(hak_slab_t *s)
       empty_unlink(pool, &ss->slabs[i]);
   if (ss->listed) unused_unlink(pool, ss);
   pthread_mutex_unlock(&pool->lock);
-  lru_put(ss);
+  hak_ss_give(ss);
 }
 
 /* A cached SuperSlab gives its pages back past its header and keeps its address space. */
@@ -367,7 +411,7 @@ static void lru_purge_one(hak_ss_t *ss)
   size_t n = ss_purgeable();
   if (n) hak_os_purge((char *)ss + (HAK_SS_SIZE - n), n);
   ss->purged = 1;
-  empty_count(n, false);
+  hak_empty_count(n, false);
 }
 
 /* Empty SuperSlabs cached for longer than the purge delay keep their address space (a reuse
@@ -416,6 +460,7 @@ size_t hak_pool_trim(void)
 
 void hak_pool_lock_all(void)
 {
+  pthread_mutex_lock(&reserve.lock);
   for (unsigned k = 0; k < HAK_SS_NKINDS; k++) pthread_mutex_lock(&pools[k].lock);
   pthread_mutex_lock(&lru.lock);
 }
@@ -425,10 +470,12 @@ void hak_pool_unlock_all(bool child)
   if (child) { /* the child's copy of a lock may name a thread that does not exist there */
     pthread_mutex_init(&lru.lock, NULL);
     for (unsigned k = 0; k < HAK_SS_NKINDS; k++) pthread_mutex_init(&pools[k].lock, NULL);
+    pthread_mutex_init(&reserve.lock, NULL);
     return;
   }
   pthread_mutex_unlock(&lru.lock);
   for (unsigned k = HAK_SS_NKINDS; k-- > 0;) pthread_mutex_unlock(&pools[k].lock);
+  pthread_mutex_unlock(&reserve.lock);
 }
 
 void hak_pool_counts(hak_pool_counts_t *out)

@@ -20,7 +20,11 @@
 #define HAK_SS_MAX_SLABS 32
 #define HAK_SS_MAGIC 0x68616b53u
 
-enum hak_ss_kind { HAK_SS_TINY = 0, HAK_SS_MID = 1, HAK_SS_NKINDS = 2, HAK_SS_LARGE = 3 };
+enum hak_ss_kind {
+  HAK_SS_TINY = 0, HAK_SS_MID = 1, HAK_SS_NKINDS = 2, /* kinds of slabs */
+  HAK_SS_LARGE = 3, /* one large block */
+  HAK_SS_SPAN = 4   /* runs of pages (span.h) */
+};
 static const unsigned hak_kind_slab_shift[HAK_SS_NKINDS] = {16, 19};
 
 enum hak_slab_state { HAK_SLAB_UNUSED = 0, HAK_SLAB_ACTIVE, HAK_SLAB_EMPTY };
@@ -181,6 +185,18 @@ hak_slab_t *hak_pool_take(unsigned kind, unsigned cls, hak_heap_t *heap);
 /* Takes back a slab whose last block was freed: it becomes EMPTY at once, and its SuperSlab
  * goes to the LRU cache when it was the last slab in use. */
 void hak_pool_give(hak_slab_t *s);
+
+/* A region for a tier that formats it itself: from the LRU cache (*clean false: its pages may
+ * hold old data, unless purged says they went back), else fresh from the OS (*clean true).
+ * NULL (errno ENOMEM) when out of memory.  hak_ss_give puts one back in the cache. */
+hak_ss_t *hak_ss_take(bool *clean);
+void hak_ss_give(hak_ss_t *ss);
+
+/* Empty memory that keeps its pages, in bytes (HAKMEM_EMPTY_MAX_MB): what each tier adds and
+ * takes away, and the purge of the oldest past the bound, called where memory becomes empty. */
+void hak_empty_count(size_t bytes, bool add);
+size_t hak_empty_resident(void);
+void hak_empty_enforce(void);
 
 /* A fresh (zeroed) SuperSlab-aligned region of size bytes (a multiple of the page), marked as
  * ours; and its release to the OS. */

@@ -32,6 +32,9 @@ tt_ok $? "tiny and mid totals"
 n=$(sed -n 's/^hakmem: large: \([0-9]*\) requests.*/\1/p' "$file")
 [ -n "$n" ] && [ "$n" -ge 3 ]
 tt_ok $? "the large line counts ${n:-no} requests, at least 3"
+n=$(sed -n 's/^hakmem: L2.5: \([0-9]*\) requests.*/\1/p' "$file")
+[ -n "$n" ] && [ "$n" -ge 3 ]
+tt_ok $? "the L2.5 line counts ${n:-no} requests, at least 3"
 grep -q '^hakmem: regions mapped [0-9]*, unmapped [0-9]*; bytes mapped now [0-9]*, peak [0-9]*' "$file"
 tt_ok $? "region and byte counts"
 if [ $tt_fail -ne 0 ] && [ -f "$file" ]; then sed 's/^/# /' "$file"; fi

@@ -12,7 +12,7 @@ static void *blk[NBLK];
 
 static size_t size_of(unsigned i)
 {
-  return 128 * KiB + (size_t)(i % 12) * 160 * KiB; /* 128 KiB .. ~1.9 MiB, 12 buckets */
+  return 1100 * KiB + (size_t)(i % 12) * 160 * KiB; /* past the L2.5 tier: 1.07 .. 2.8 MiB */
 }
 
 static int alloc_all(void)

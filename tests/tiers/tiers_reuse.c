@@ -1,6 +1,7 @@
-/* Mid and large blocks are reused: a loop that allocates and frees blocks of 1..64 KiB and of
- * 100 KiB, 512 KiB and 1 MiB many times maps no new region once warmed up (smblks flat), and
- * every large request after the warm-up is a BigCache hit (keepcost grows by one per request).
+/* Mid, L2.5 and large blocks are reused: a loop that allocates and frees blocks of 1..64 KiB,
+ * of 100, 512 and 900 KiB (spans) and of 1.25 and 4 MiB (large) many times maps no new region
+ * once warmed up (smblks flat), and every large request after the warm-up is a BigCache hit
+ * (keepcost grows by one per request).
  * Contents are checked, so a block handed out twice would show. */
 #include "tiers.h"
 
@@ -8,10 +9,12 @@
 #define ROUNDS 60
 #define WARMUP 3
 
-static const size_t large_sizes[] = {100 * KiB, 512 * KiB, 1 * MiB, 100 * KiB, 1 * MiB};
+static const size_t span_sizes[] = {100 * KiB, 512 * KiB, 900 * KiB, 100 * KiB};
+#define NSPAN (sizeof span_sizes / sizeof span_sizes[0])
+static const size_t large_sizes[] = {1280 * KiB, 4 * MiB, 1280 * KiB};
 #define NLARGE (sizeof large_sizes / sizeof large_sizes[0])
 
-static unsigned char *mid[NMID], *large[NLARGE];
+static unsigned char *mid[NMID], *span[NSPAN], *large[NLARGE];
 
 /* The same sizes every round, so that the warm-up has seen the loop's peak. */
 static size_t mid_size(unsigned i)
@@ -30,6 +33,11 @@ static int round_trip(unsigned r)
     mid[i][0] = (unsigned char)i;
     mid[i][n - 1] = (unsigned char)(i + r);
   }
+  for (unsigned i = 0; i < NSPAN; i++) {
+    span[i] = malloc(span_sizes[i]);
+    if (!span[i]) return -1;
+    touch(span[i], span_sizes[i], (unsigned char)(i + r));
+  }
   for (unsigned i = 0; i < NLARGE; i++) {
     large[i] = malloc(large_sizes[i]);
     if (!large[i]) return -1;
@@ -40,6 +48,10 @@ static int round_trip(unsigned r)
     size_t n = mid_size(i);
     bad += mid[i][0] != (unsigned char)i || mid[i][n - 1] != (unsigned char)(i + r);
     free(mid[i]);
+  }
+  for (unsigned i = 0; i < NSPAN; i++) {
+    bad += span[i][span_sizes[i] - 1] != (unsigned char)(i + r);
+    free(span[i]);
   }
   for (unsigned i = 0; i < NLARGE; i++) {
     bad += large[i][large_sizes[i] - 1] != (unsigned char)(i + r);

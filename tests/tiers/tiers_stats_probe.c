@@ -1,6 +1,6 @@
 /* Allocates a known number of blocks in known classes, for stats.sh to find in the
  * HAKMEM_STATS table: 16 B x100, 100 B x100 (class 112), 1024 B x100, 2000 B x50 (class 2048),
- * 40000 B x20 (class 40960) and 200000 B x3 (large).  Prints "probe done". */
+ * 40000 B x20 (class 40960), 200000 B x3 (L2.5) and 3 MiB x3 (large).  Prints "probe done". */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +8,7 @@
 static const struct {
   size_t size;
   unsigned count;
-} plan[] = {{16, 100}, {100, 100}, {1024, 100}, {2000, 50}, {40000, 20}, {200000, 3}};
+} plan[] = {{16, 100}, {100, 100}, {1024, 100}, {2000, 50}, {40000, 20}, {200000, 3}, {3 << 20, 3}};
 
 int main(void)
 {

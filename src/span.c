@@ -1,0 +1,685 @@
+/* The L2.5 tier (span.h).
+ *
+ * A region is cut into 1 KiB units; a block is a run of units, so that blocks lie end to end
+ * and one that is written at both ends shares a page with its neighbour (a block of whole pages
+ * would touch two pages of its own).  A region's header is a SuperSlab header whose slab 0 is
+ * never ACTIVE (so free's fast path, which reads slabs[0] for every pointer of a region with
+ * slab_shift 21, passes its pointers to the slow path) followed, over the unused slab records,
+ * by hak_span_meta_t: a bitmap of the units in blocks, one of the units that start a block,
+ * and per page whether it reads as zero (clean) and whether it is wholly free and not clean
+ * (dirty: what a purge gives back, and what counts against HAKMEM_EMPTY_MAX_MB).
+ *
+ * Locks: one list lock (span.lock) for the lists of regions, and one mutex per region for its
+ * units.  A thread holds at most one region lock, and takes the list lock only when it holds
+ * none, so the order is always list, then region.  A region's membership — its owner, its bin,
+ * whether it is on the dirty list, its links — changes only with both held, so either lock is
+ * enough to read it.  Its units change under its own lock alone: the common alloc and free take
+ * no lock but that one.
+ *
+ * | region state          | owner  | bin        | how it leaves the state                        |
+ * |-----------------------|--------|------------|------------------------------------------------|
+ * | a thread's current    | heap   | none       | the thread needs a run it has not: span_switch |
+ * | unowned, with room    | NULL   | by longest | a thread picks it (span_switch); last block out |
+ * | unowned, no block     | -      | -          | given to the LRU cache (relist_locked)         |
+ * A free that makes an unowned region wholly free, or its longest free run pass its bin, or a
+ * page of it dirty while it is off the dirty list, relists it (span_relist) after dropping its
+ * lock; it pins the region (pending) meanwhile, so that no one retires it in between. */
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "options.h"
+#include "os.h"
+#include "small.h"
+#include "span.h"
+#include "stats.h"
+
+#define SPAN_UNIT_SHIFT 10
+#define SPAN_UNITS (HAK_SS_SIZE >> SPAN_UNIT_SHIFT) /* 2048 */
+#define SPAN_WORDS (SPAN_UNITS / 64)
+#define SPAN_MAXPAGES 512 /* pages of a region at the smallest page size, 4 KiB */
+#define SPAN_BINS 12      /* bin b: longest free run in [2^b, 2^(b+1)) units */
+#define SPAN_TRIES 4      /* regions of the first fitting bin tried before a larger bin */
+
+typedef struct hak_span_meta {
+  pthread_mutex_t lock;
+  hak_heap_t *owner;       /* the thread allocating from it, or NULL */
+  hak_ss_t *all_next, *all_prev;
+  hak_ss_t *bin_next, *bin_prev;
+  hak_ss_t *dirty_next, *dirty_prev;
+  double dirty_at;         /* when it joined the dirty list */
+  uint8_t bin;             /* 1 + its bin while on one, else 0 */
+  uint8_t on_dirty;        /* on a dirty list: DIRTY_NEW or DIRTY_SEEN, else 0 */
+  uint16_t free_units, dirty_pages;
+  uint16_t blocks;
+  uint16_t pending;        /* frees that dropped its lock to relist it: it is not retired */
+  uint64_t used[SPAN_WORDS];  /* units in blocks, and the header's */
+  uint64_t start[SPAN_WORDS]; /* units that start a block */
+  uint64_t clean[SPAN_MAXPAGES / 64]; /* pages that read as zero: wholly free */
+  uint64_t dirty[SPAN_MAXPAGES / 64]; /* wholly free pages that are not clean */
+} hak_span_meta_t;
+
+_Static_assert(offsetof(hak_ss_t, slabs) + sizeof(hak_slab_t) + sizeof(hak_span_meta_t) <=
+                   sizeof(hak_ss_t),
+               "the span header fits over the unused slab records");
+
+static struct {
+  pthread_mutex_t lock;
+  hak_ss_t *all;             /* every span region */
+  hak_ss_t *bin[SPAN_BINS];  /* unowned regions with room, by their longest free run */
+  /* Regions with dirty pages, oldest first: [0] with pages freed since their last look, [1]
+   * whose dirty pages were all found resident then (DIRTY_NEW - 1, DIRTY_SEEN - 1). */
+  struct { hak_ss_t *head, *tail; } dirty[2];
+  size_t regions;
+} span = {.lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP};
+
+/* The locks spin a while before they sleep: they are held for a few hundred instructions, and
+ * a thread put to sleep on one costs two system calls and a context switch. */
+static void lock_init(pthread_mutex_t *l)
+{
+  static const pthread_mutex_t adaptive = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP;
+  *l = adaptive;
+}
+
+size_t hak_span_max;
+static unsigned page_shift, npages, first_unit;
+
+static hak_span_meta_t *meta(hak_ss_t *ss)
+{
+  return (hak_span_meta_t *)(void *)&ss->slabs[1];
+}
+
+void hak_span_init(void)
+{
+  page_shift = (unsigned)__builtin_ctzll((unsigned long long)hak_os_page);
+  npages = (unsigned)(HAK_SS_SIZE >> page_shift);
+  size_t hdr = offsetof(hak_ss_t, slabs) + sizeof(hak_slab_t) + sizeof(hak_span_meta_t);
+  first_unit = (unsigned)(hak_align_up(hdr, (size_t)1 << SPAN_UNIT_SHIFT) >> SPAN_UNIT_SHIFT);
+  hak_span_max = (size_t)((SPAN_UNITS - first_unit) / 2) << SPAN_UNIT_SHIFT;
+}
+
+/* ---- bitmaps ------------------------------------------------------------------------------ */
+
+static bool bit(const uint64_t *m, unsigned i)
+{
+  return (m[i / 64] >> (i % 64)) & 1;
+}
+
+/* Sets (or clears) bits [i, i + n). */
+static void bits_set(uint64_t *m, unsigned i, unsigned n, bool on)
+{
+  while (n) {
+    unsigned b = i % 64, take = HAK_MIN(64 - b, n);
+    uint64_t mask = (take == 64 ? ~(uint64_t)0 : (((uint64_t)1 << take) - 1)) << b;
+    if (on) m[i / 64] |= mask;
+    else m[i / 64] &= ~mask;
+    i += take;
+    n -= take;
+  }
+}
+
+/* The first index at or after i, below end, whose bit is set (set) or clear (!set); end if
+ * none.  end is a multiple of 64. */
+static unsigned next_bit(const uint64_t *m, unsigned i, unsigned end, bool set)
+{
+  while (i < end) {
+    uint64_t w = (set ? m[i / 64] : ~m[i / 64]) & (~(uint64_t)0 << (i % 64));
+    if (w) return (i & ~63u) + (unsigned)__builtin_ctzll(w);
+    i = (i & ~63u) + 64;
+  }
+  return end;
+}
+
+/* The first free run of k units starting at a multiple of step, or -1. */
+static int find_run(const hak_span_meta_t *m, unsigned k, unsigned step)
+{
+  unsigned i = 0;
+  for (;;) {
+    unsigned z = next_bit(m->used, i, SPAN_UNITS, false);
+    z = (z + step - 1) & ~(step - 1);
+    if (z + k > SPAN_UNITS) return -1;
+    unsigned o = next_bit(m->used, z, SPAN_UNITS, true);
+    if (o >= z + k) return (int)z;
+    i = o;
+  }
+}
+
+/* The longest free run, in units. */
+static unsigned longest_run(const hak_span_meta_t *m)
+{
+  unsigned best = 0;
+  for (unsigned i = 0; (i = next_bit(m->used, i, SPAN_UNITS, false)) < SPAN_UNITS;) {
+    unsigned o = next_bit(m->used, i, SPAN_UNITS, true);
+    best = HAK_MAX(best, o - i);
+    i = o;
+  }
+  return best;
+}
+
+/* The free run around units [i, i + n), which are free. */
+static unsigned run_around(const hak_span_meta_t *m, unsigned i, unsigned n)
+{
+  unsigned lo = i, hi = next_bit(m->used, i + n, SPAN_UNITS, true);
+  while (lo > 0 && !bit(m->used, lo - 1)) lo--;
+  return hi - lo;
+}
+
+/* The length of the block that starts at unit i: up to the next start or the next free unit. */
+static unsigned block_units(const hak_span_meta_t *m, unsigned i)
+{
+  return HAK_MIN(next_bit(m->start, i + 1, SPAN_UNITS, true),
+                 next_bit(m->used, i, SPAN_UNITS, false)) - i;
+}
+
+static unsigned bin_of(unsigned units)
+{
+  return units ? HAK_MIN(31u - (unsigned)__builtin_clz(units), SPAN_BINS - 1u) : 0;
+}
+
+/* Pages that units [i, i + n) touch: [*p0, *p1). */
+static void pages_of_units(unsigned i, unsigned n, unsigned *p0, unsigned *p1)
+{
+  *p0 = (unsigned)(((size_t)i << SPAN_UNIT_SHIFT) >> page_shift);
+  *p1 = (unsigned)((((size_t)(i + n) << SPAN_UNIT_SHIFT) + hak_os_page - 1) >> page_shift);
+}
+
+/* True if no unit of page p is in a block.  A page has 4 to 64 units: they lie in one word. */
+static bool page_free(const hak_span_meta_t *m, unsigned p)
+{
+  unsigned per = (unsigned)(hak_os_page >> SPAN_UNIT_SHIFT), u = p * per;
+  uint64_t mask = per >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << per) - 1) << (u % 64);
+  return (m->used[u / 64] & mask) == 0;
+}
+
+/* ---- the lists (under span.lock and, for membership, the region's lock) ------------------ */
+
+#define LIST_PUSH(head, ss, next, prev)                                                          \
+  do {                                                                                           \
+    meta(ss)->prev = NULL;                                                                       \
+    meta(ss)->next = (head);                                                                     \
+    if (head) meta(head)->prev = (ss);                                                           \
+    (head) = (ss);                                                                               \
+  } while (0)
+#define LIST_UNLINK(head, ss, next, prev)                                                        \
+  do {                                                                                           \
+    hak_span_meta_t *m_ = meta(ss);                                                              \
+    if (m_->prev) meta(m_->prev)->next = m_->next;                                               \
+    else (head) = m_->next;                                                                      \
+    if (m_->next) meta(m_->next)->prev = m_->prev;                                               \
+    m_->next = m_->prev = NULL;                                                                  \
+  } while (0)
+
+static void bin_put(hak_ss_t *ss, unsigned longest)
+{
+  unsigned b = bin_of(longest);
+  LIST_PUSH(span.bin[b], ss, bin_next, bin_prev);
+  meta(ss)->bin = (uint8_t)(b + 1);
+}
+
+static void bin_take(hak_ss_t *ss)
+{
+  hak_span_meta_t *m = meta(ss);
+  if (!m->bin) return;
+  LIST_UNLINK(span.bin[m->bin - 1], ss, bin_next, bin_prev);
+  m->bin = 0;
+}
+
+enum { DIRTY_NEW = 1, DIRTY_SEEN = 2 };
+
+/* Takes ss off its dirty list (it must be on one) and leaves on_dirty as it was. */
+static void dirty_leave_keep(hak_ss_t *ss)
+{
+  hak_span_meta_t *m = meta(ss);
+  __typeof__(span.dirty[0]) *l = &span.dirty[m->on_dirty - 1];
+  if (l->tail == ss) l->tail = m->dirty_prev;
+  if (m->dirty_prev) meta(m->dirty_prev)->dirty_next = m->dirty_next;
+  else __atomic_store_n(&l->head, m->dirty_next, __ATOMIC_RELAXED);
+  if (m->dirty_next) meta(m->dirty_next)->dirty_prev = m->dirty_prev;
+  m->dirty_next = m->dirty_prev = NULL;
+}
+
+static void dirty_leave(hak_ss_t *ss)
+{
+  if (!meta(ss)->on_dirty) return;
+  dirty_leave_keep(ss);
+  meta(ss)->on_dirty = 0;
+}
+
+/* Puts ss at the tail of dirty list `list`; dirty_at is when it first joined one. */
+static void dirty_join(hak_ss_t *ss, unsigned list, double now)
+{
+  hak_span_meta_t *m = meta(ss);
+  if (!m->on_dirty) m->dirty_at = now;
+  else dirty_leave_keep(ss);
+  __typeof__(span.dirty[0]) *l = &span.dirty[list - 1];
+  m->dirty_next = NULL;
+  m->dirty_prev = l->tail;
+  if (l->tail) meta(l->tail)->dirty_next = ss;
+  else __atomic_store_n(&l->head, ss, __ATOMIC_RELAXED);
+  l->tail = ss;
+  m->on_dirty = (uint8_t)list;
+}
+
+/* Gives back or gives up the dirty pages of ss, under both locks.  Pages the kernel does not
+ * hold (never touched since they were freed, or swapped out: hak_os_resident) cost no memory:
+ * they stop counting and stop being dirty, though they are not clean either.  With purge the
+ * rest go back to the OS and are clean from then on; without, ss moves to the list of regions
+ * whose dirty pages are resident.  Returns the bytes purged. */
+static size_t settle_locked(hak_ss_t *ss, bool purge, double now)
+{
+  hak_span_meta_t *m = meta(ss);
+  unsigned lo = next_bit(m->dirty, 0, SPAN_MAXPAGES, true), hi = lo;
+  for (unsigned i = lo; (i = next_bit(m->dirty, i, SPAN_MAXPAGES, true)) < SPAN_MAXPAGES;) {
+    i = next_bit(m->dirty, i, SPAN_MAXPAGES, false);
+    hi = i;
+  }
+  unsigned char vec[SPAN_MAXPAGES];
+  bool known = lo < hi && hak_os_resident((char *)ss + ((size_t)lo << page_shift),
+                                          (size_t)(hi - lo) << page_shift, vec);
+  unsigned gone = 0, purged = 0;
+  for (unsigned p = lo; p < hi; p++) {
+    if (!bit(m->dirty, p)) continue;
+    if (known && !(vec[p - lo] & 1)) {
+      bits_set(m->dirty, p, 1, false);
+      gone++;
+    }
+  }
+  if (purge) {
+    for (unsigned i = lo; (i = next_bit(m->dirty, i, SPAN_MAXPAGES, true)) < hi;) {
+      unsigned o = next_bit(m->dirty, i, SPAN_MAXPAGES, false);
+      hak_os_purge((char *)ss + ((size_t)i << page_shift), (size_t)(o - i) << page_shift);
+      bits_set(m->clean, i, o - i, true);
+      bits_set(m->dirty, i, o - i, false);
+      purged += o - i;
+      i = o;
+    }
+  }
+  m->dirty_pages = (uint16_t)(m->dirty_pages - gone - purged);
+  hak_empty_count((size_t)(gone + purged) << page_shift, false);
+  if (m->dirty_pages == 0) dirty_leave(ss);
+  else if (m->on_dirty != DIRTY_SEEN) dirty_join(ss, DIRTY_SEEN, now);
+  return (size_t)purged << page_shift;
+}
+
+/* Takes an unowned region with no block out of every list, to go to the LRU cache; under both
+ * locks.  Its dirty pages stop counting here: the cache counts the region whole. */
+static void region_retire_locked(hak_ss_t *ss)
+{
+  hak_span_meta_t *m = meta(ss);
+  bin_take(ss);
+  dirty_leave(ss);
+  hak_empty_count((size_t)m->dirty_pages << page_shift, false);
+  LIST_UNLINK(span.all, ss, all_next, all_prev);
+  span.regions--;
+}
+
+/* A region whose membership may be out of date (see the table above): files it again.  Returns
+ * true if it was retired, for the caller to give to the LRU cache. */
+static bool relist_locked(hak_ss_t *ss, double now)
+{
+  hak_span_meta_t *m = meta(ss);
+  if (m->dirty_pages && m->on_dirty != DIRTY_NEW) dirty_join(ss, DIRTY_NEW, now);
+  if (m->owner) return false;
+  if (m->blocks == 0 && m->pending == 0) {
+    region_retire_locked(ss);
+    return true;
+  }
+  unsigned longest = longest_run(m);
+  if (longest == 0 || !m->bin || bin_of(longest) != m->bin - 1u) {
+    bin_take(ss);
+    if (longest) bin_put(ss, longest);
+  }
+  return false;
+}
+
+/* Relists ss for a free that found it needed (and pinned it with pending, so that the region,
+ * unlocked in between, is still a span region here). */
+static void span_relist(hak_ss_t *ss)
+{
+  double now = hak_os_now();
+  pthread_mutex_lock(&span.lock);
+  pthread_mutex_lock(&meta(ss)->lock);
+  meta(ss)->pending--;
+  bool retired = relist_locked(ss, now);
+  pthread_mutex_unlock(&meta(ss)->lock);
+  pthread_mutex_unlock(&span.lock);
+  if (retired) hak_ss_give(ss);
+}
+
+/* ---- allocation --------------------------------------------------------------------------- */
+
+static unsigned units_of(size_t n)
+{
+  return (unsigned)(hak_align_up(n ? n : 1, (size_t)1 << SPAN_UNIT_SHIFT) >> SPAN_UNIT_SHIFT);
+}
+
+static unsigned step_of(size_t align)
+{
+  return align > ((size_t)1 << SPAN_UNIT_SHIFT) ? (unsigned)(align >> SPAN_UNIT_SHIFT) : 1;
+}
+
+bool hak_span_fits(size_t n, size_t align)
+{
+  if (n > hak_span_max || align > HAK_SS_SIZE / 2) return false;
+  unsigned k = units_of(n), step = step_of(align);
+  unsigned at = (first_unit + step - 1) & ~(step - 1);
+  return at + k <= SPAN_UNITS;
+}
+
+/* Makes units [i, i + k) of ss a block; under its lock.  Returns the block; *zeroed if every
+ * page it touches was clean. */
+static void *take_run(hak_ss_t *ss, unsigned i, unsigned k, bool *zeroed)
+{
+  hak_span_meta_t *m = meta(ss);
+  unsigned p0, p1, d = 0;
+  bool zero = true;
+  pages_of_units(i, k, &p0, &p1);
+  for (unsigned p = p0; p < p1; p++) {
+    if (bit(m->dirty, p)) d++;
+    else zero = zero && bit(m->clean, p);
+  }
+  zero = zero && d == 0;
+  bits_set(m->dirty, p0, p1 - p0, false);
+  bits_set(m->clean, p0, p1 - p0, false);
+  if (d) {
+    m->dirty_pages = (uint16_t)(m->dirty_pages - d);
+    hak_empty_count((size_t)d << page_shift, false);
+  }
+  bits_set(m->used, i, k, true);
+  bits_set(m->start, i, 1, true);
+  m->free_units = (uint16_t)(m->free_units - k);
+  m->blocks++;
+  *zeroed = zero;
+  return (char *)ss + ((size_t)i << SPAN_UNIT_SHIFT);
+}
+
+/* Tries ss, locked by the caller, for k units at a multiple of step. */
+static void *try_region(hak_ss_t *ss, unsigned k, unsigned step, bool *zeroed)
+{
+  hak_span_meta_t *m = meta(ss);
+  if (m->free_units < k) return NULL;
+  int i = find_run(m, k, step);
+  return i < 0 ? NULL : take_run(ss, (unsigned)i, k, zeroed);
+}
+
+/* Makes ss, fresh from the LRU cache or the OS (clean: it reads as zero), a span region owned
+ * by h and on the list of all; the caller holds span.lock. */
+static void region_format(hak_ss_t *ss, bool clean, hak_heap_t *h, double now)
+{
+  bool purged = !clean && ss->purged; /* a fresh region is not read before it is written */
+  memset(ss, 0, offsetof(hak_ss_t, slabs) + sizeof(hak_slab_t) + sizeof(hak_span_meta_t));
+  hak_span_meta_t *m = meta(ss);
+  lock_init(&m->lock);
+  bits_set(m->used, 0, first_unit, true);
+  m->free_units = (uint16_t)(SPAN_UNITS - first_unit);
+  /* Page 0 holds the header.  The rest of a fresh region is clean; a cached one that was purged
+   * kept its header pages (HAK_SS_HDR), which may hold old data: dirty; one that was not purged
+   * kept them all. */
+  unsigned kept = HAK_MIN((unsigned)(hak_align_up(HAK_SS_HDR, hak_os_page) >> page_shift), npages);
+  unsigned clean_from = clean ? 1 : purged ? kept : npages;
+  if (clean_from < npages) bits_set(m->clean, clean_from, npages - clean_from, true);
+  if (clean_from > 1) {
+    bits_set(m->dirty, 1, clean_from - 1, true);
+    m->dirty_pages = (uint16_t)(clean_from - 1);
+    hak_empty_count((size_t)m->dirty_pages << page_shift, true);
+    dirty_join(ss, DIRTY_NEW, now);
+  }
+  m->owner = h;
+  ss->kind = HAK_SS_SPAN;
+  ss->slab_shift = HAK_SS_SHIFT; /* every pointer reads slabs[0], never ACTIVE */
+  ss->nslabs = 1;
+  LIST_PUSH(span.all, ss, all_next, all_prev);
+  span.regions++;
+  __atomic_store_n(&ss->magic, HAK_SS_MAGIC, __ATOMIC_RELEASE);
+}
+
+/* h's region has no run of k units at a multiple of step: h takes an unowned region that has
+ * one, else a fresh region, and the old one becomes unowned. */
+static void *span_switch(hak_heap_t *h, unsigned k, unsigned step, bool *zeroed)
+{
+  double now = hak_os_now();
+  void *p = NULL;
+  hak_ss_t *ss = NULL, *old = h->span, *retired = NULL;
+  pthread_mutex_lock(&span.lock);
+  for (unsigned b = bin_of(k); b < SPAN_BINS && !p; b++) {
+    /* In a larger bin every region has the run, unless the alignment gets in the way. */
+    unsigned tries = b == bin_of(k) || step > 1 ? SPAN_TRIES : 1;
+    for (ss = span.bin[b]; ss && tries-- && !p; ss = p ? ss : meta(ss)->bin_next) {
+      pthread_mutex_lock(&meta(ss)->lock);
+      if ((p = try_region(ss, k, step, zeroed)) != NULL) {
+        bin_take(ss);
+        meta(ss)->owner = h;
+      }
+      pthread_mutex_unlock(&meta(ss)->lock);
+    }
+  }
+  if (!p) {
+    pthread_mutex_unlock(&span.lock); /* a mapping takes a while: not under the lock */
+    bool clean;
+    hak_ss_t *fresh = hak_ss_take(&clean);
+    pthread_mutex_lock(&span.lock);
+    if ((ss = fresh) != NULL) {
+      region_format(ss, clean, h, now);
+      pthread_mutex_lock(&meta(ss)->lock);
+      p = try_region(ss, k, step, zeroed);
+      pthread_mutex_unlock(&meta(ss)->lock);
+    }
+  }
+  if (p) {
+    h->span = ss;
+    if (old) {
+      pthread_mutex_lock(&meta(old)->lock);
+      meta(old)->owner = NULL;
+      if (relist_locked(old, now)) retired = old;
+      pthread_mutex_unlock(&meta(old)->lock);
+    }
+  }
+  pthread_mutex_unlock(&span.lock);
+  if (retired) hak_ss_give(retired);
+  if (!p) errno = ENOMEM;
+  return p;
+}
+
+void *hak_span_alloc(size_t n, size_t align, bool *zeroed)
+{
+  hak_heap_t *h = hak_heap_get();
+  if (!h) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  unsigned k = units_of(n), step = step_of(align);
+  if (hak_unlikely(hak_stats_on)) hak_stats_span_alloc(n);
+  hak_ss_t *ss = h->span;
+  if (ss) {
+    pthread_mutex_lock(&meta(ss)->lock);
+    void *p = try_region(ss, k, step, zeroed);
+    pthread_mutex_unlock(&meta(ss)->lock);
+    if (p) return p;
+  }
+  return span_switch(h, k, step, zeroed);
+}
+
+/* ---- free and resize ---------------------------------------------------------------------- */
+
+/* The unit index of p if it starts a block of ss (its lock held), else -1. */
+static int block_index(hak_ss_t *ss, const void *p)
+{
+  uintptr_t off = (uintptr_t)p - (uintptr_t)ss;
+  if (off & (((uintptr_t)1 << SPAN_UNIT_SHIFT) - 1)) return -1;
+  unsigned i = (unsigned)(off >> SPAN_UNIT_SHIFT);
+  return i < SPAN_UNITS && bit(meta(ss)->start, i) ? (int)i : -1;
+}
+
+/* Frees units [i, i + k) of ss, under its lock; the pages they leave wholly free are dirty.
+ * Returns whether the region must be relisted. */
+static bool free_run_locked(hak_ss_t *ss, unsigned i, unsigned k)
+{
+  hak_span_meta_t *m = meta(ss);
+  bits_set(m->used, i, k, false);
+  m->free_units = (uint16_t)(m->free_units + k);
+  unsigned p0, p1, d = 0;
+  pages_of_units(i, k, &p0, &p1);
+  for (unsigned p = p0; p < p1; p++)
+    if (page_free(m, p)) { /* a page with a block on it is never clean or dirty */
+      bits_set(m->dirty, p, 1, true);
+      d++;
+    }
+  if (d) {
+    m->dirty_pages = (uint16_t)(m->dirty_pages + d);
+    hak_empty_count((size_t)d << page_shift, true);
+  }
+  if (d && m->on_dirty != DIRTY_NEW) return true;
+  if (m->owner) return false;
+  if (m->blocks == 0) return true;
+  return !m->bin || bin_of(run_around(m, i, k)) > m->bin - 1u;
+}
+
+bool hak_span_free(hak_ss_t *ss, void *p)
+{
+  hak_span_meta_t *m = meta(ss);
+  pthread_mutex_lock(&m->lock);
+  int i = block_index(ss, p);
+  if (i < 0) {
+    pthread_mutex_unlock(&m->lock);
+    return false;
+  }
+  unsigned k = block_units(m, (unsigned)i);
+  bits_set(m->start, (unsigned)i, 1, false);
+  m->blocks--;
+  bool relist = free_run_locked(ss, (unsigned)i, k);
+  m->pending += relist;
+  pthread_mutex_unlock(&m->lock);
+  if (relist) span_relist(ss);
+  hak_empty_enforce();
+  return true;
+}
+
+size_t hak_span_usable(hak_ss_t *ss, const void *p)
+{
+  hak_span_meta_t *m = meta(ss);
+  pthread_mutex_lock(&m->lock);
+  int i = block_index(ss, p);
+  size_t n = i < 0 ? 0 : (size_t)block_units(m, (unsigned)i) << SPAN_UNIT_SHIFT;
+  pthread_mutex_unlock(&m->lock);
+  return n;
+}
+
+bool hak_span_resize(hak_ss_t *ss, void *p, size_t n)
+{
+  if (n > hak_span_max) return false;
+  hak_span_meta_t *m = meta(ss);
+  unsigned k = units_of(n);
+  bool ok = false, relist = false;
+  pthread_mutex_lock(&m->lock);
+  int i = block_index(ss, p);
+  if (i >= 0) {
+    unsigned have = block_units(m, (unsigned)i), end = (unsigned)i + have;
+    if (k < have) { /* the tail goes back */
+      relist = free_run_locked(ss, (unsigned)i + k, have - k);
+      m->pending += relist;
+      ok = true;
+    } else if (k == have) {
+      ok = true;
+    } else if ((unsigned)i + k <= SPAN_UNITS &&
+               next_bit(m->used, end, SPAN_UNITS, true) >= (unsigned)i + k) {
+      bool zeroed;
+      take_run(ss, end, k - have, &zeroed); /* the units after it join the block */
+      bits_set(m->start, end, 1, false);
+      m->blocks--;
+      ok = true;
+    }
+  }
+  pthread_mutex_unlock(&m->lock);
+  if (relist) span_relist(ss);
+  return ok;
+}
+
+/* ---- threads, purging, trimming ----------------------------------------------------------- */
+
+void hak_span_release(hak_heap_t *h)
+{
+  hak_ss_t *ss = h->span;
+  if (!ss) return;
+  double now = hak_os_now();
+  pthread_mutex_lock(&span.lock);
+  pthread_mutex_lock(&meta(ss)->lock);
+  meta(ss)->owner = NULL;
+  h->span = NULL;
+  bool retired = relist_locked(ss, now);
+  pthread_mutex_unlock(&meta(ss)->lock);
+  pthread_mutex_unlock(&span.lock);
+  if (retired) hak_ss_give(ss);
+}
+
+size_t hak_span_purge(double now, bool all)
+{
+  double delay = hak_opt.SLAB_PURGE_MS / 1000.0;
+  size_t bytes = 0;
+  if (!__atomic_load_n(&span.dirty[0].head, __ATOMIC_RELAXED) &&
+      !__atomic_load_n(&span.dirty[1].head, __ATOMIC_RELAXED))
+    return 0;
+  pthread_mutex_lock(&span.lock);
+  for (unsigned l = 0; l < 2; l++) {
+    hak_ss_t *ss;
+    while ((ss = span.dirty[l].head) != NULL && (all || now - meta(ss)->dirty_at > delay)) {
+      pthread_mutex_lock(&meta(ss)->lock);
+      bytes += settle_locked(ss, true, now);
+      pthread_mutex_unlock(&meta(ss)->lock);
+    }
+  }
+  pthread_mutex_unlock(&span.lock);
+  return bytes;
+}
+
+/* First the regions with pages freed since their last look give up the dirty pages that are
+ * not resident (a look costs no page and no TLB flush); then, if that was not enough, the
+ * oldest give back the rest. */
+void hak_span_purge_over(size_t max)
+{
+  if (!__atomic_load_n(&span.dirty[0].head, __ATOMIC_RELAXED) &&
+      !__atomic_load_n(&span.dirty[1].head, __ATOMIC_RELAXED))
+    return;
+  double now = hak_os_now();
+  pthread_mutex_lock(&span.lock);
+  hak_ss_t *ss;
+  for (bool purge = false;; purge = true) {
+    while (hak_empty_resident() > max &&
+           ((purge && (ss = span.dirty[1].head) != NULL) || (ss = span.dirty[0].head) != NULL)) {
+      pthread_mutex_lock(&meta(ss)->lock);
+      settle_locked(ss, purge, now);
+      pthread_mutex_unlock(&meta(ss)->lock);
+    }
+    if (purge) break;
+  }
+  pthread_mutex_unlock(&span.lock);
+}
+
+void hak_span_counts(size_t *regions, size_t *blocks)
+{
+  pthread_mutex_lock(&span.lock);
+  *regions = span.regions;
+  *blocks = 0;
+  for (hak_ss_t *ss = span.all; ss; ss = meta(ss)->all_next) {
+    pthread_mutex_lock(&meta(ss)->lock);
+    *blocks += meta(ss)->blocks;
+    pthread_mutex_unlock(&meta(ss)->lock);
+  }
+  pthread_mutex_unlock(&span.lock);
+}
+
+/* fork: the list lock, then every region's, so that no region is half changed in the child. */
+void hak_span_lock_all(void)
+{
+  pthread_mutex_lock(&span.lock);
+  for (hak_ss_t *ss = span.all; ss; ss = meta(ss)->all_next) pthread_mutex_lock(&meta(ss)->lock);
+}
+
+void hak_span_unlock_all(bool child)
+{
+  for (hak_ss_t *ss = span.all; ss; ss = meta(ss)->all_next) {
+    if (child) lock_init(&meta(ss)->lock);
+    else pthread_mutex_unlock(&meta(ss)->lock);
+  }
+  if (child) lock_init(&span.lock);
+  else pthread_mutex_unlock(&span.lock);
+}
