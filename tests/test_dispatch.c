@@ -1,6 +1,6 @@
 /* free, realloc and malloc_usable_size on a block of each region kind (src/free.c): a tiny and
- * a mid block (small classes), a large block (a mapping of its own with a header) and a
- * huge-aligned block (a plain aligned mapping).  Each must report a usable size that holds the
+ * a mid block (small classes), an L2.5 block (a run of a span region), a large block (a mapping
+ * of its own with a header) and a huge-aligned block (a plain aligned mapping).  Each must report a usable size that holds the
  * request, keep its bytes through realloc within its kind and into every other kind, and free.
  * The misuse of each kind is in test_misuse. */
 #include <malloc.h>
@@ -10,9 +10,9 @@
 
 #include "tap.h"
 
-enum { TINY, MID, LARGE, HUGE, NKINDS };
-static const char *const kind_name[NKINDS] = {"tiny", "mid", "large", "huge-aligned"};
-static const size_t kind_size[NKINDS] = {40, 5000, 300000, 100};
+enum { TINY, MID, SPAN, LARGE, HUGE, NKINDS };
+static const char *const kind_name[NKINDS] = {"tiny", "mid", "L2.5", "large", "huge-aligned"};
+static const size_t kind_size[NKINDS] = {40, 5000, 300000, (size_t)3 << 20, 100};
 #define HUGE_ALIGN ((size_t)4 << 20)
 
 static void *get(int kind)
@@ -45,8 +45,9 @@ int main(void)
     size_t align = k == HUGE ? HUGE_ALIGN : 16;
     ok(((uintptr_t)p & (align - 1)) == 0, "%s block: aligned to %zu", kind_name[k], align);
     if (p) fill(p, n, (unsigned)k);
-    /* Grown within its kind (the large block in place or by moving its pages). */
-    size_t grown = k == TINY ? 100 : k == MID ? 9000 : k == LARGE ? 900000 : 5000;
+    /* Grown within its kind (the L2.5 and large blocks in place if they can, the large one
+     * else by moving its pages). */
+    size_t grown = k == TINY ? 100 : k == MID ? 9000 : k == SPAN ? 900000 : k == LARGE ? 5u << 20 : 5000;
     unsigned char *q = p ? realloc(p, grown) : NULL;
     ok(q && same(q, n, (unsigned)k) && malloc_usable_size(q) >= grown,
        "%s block: realloc to %zu keeps its bytes", kind_name[k], grown);
@@ -57,7 +58,7 @@ int main(void)
   for (int from = 0; from < NKINDS; from++) {
     for (int to = 0; to < NKINDS; to++) {
       unsigned char *p = get(from);
-      size_t n = kind_size[from], m = to == HUGE ? (size_t)3 << 20 : kind_size[to];
+      size_t n = kind_size[from], m = to == HUGE ? (size_t)5 << 20 : kind_size[to];
       if (p) fill(p, n, (unsigned)(from * 5 + to));
       unsigned char *q = p ? realloc(p, m) : NULL;
       size_t kept = n < m ? n : m;

@@ -34,11 +34,14 @@ static void free_inside(size_t size, size_t off)
   free(p + off);
 }
 static void small_misaligned(void) { free_inside(64, 1); }
-static void large_misaligned(void) { free_inside(300000, 1); }
+static void span_misaligned(void) { free_inside(300000, 1); }
+static void large_misaligned(void) { free_inside(3u << 20, 1); }
 static void small_interior(void) { free_inside(100, 16); }
 static void small_interior_odd(void) { free_inside(24, 8); }
 static void mid_interior(void) { free_inside(5000, 1024); }
-static void large_interior(void) { free_inside(300000, 4096); }
+static void span_interior(void) { free_inside(300000, 4096); }
+static void span_interior_unit(void) { free_inside(300000, 1024); } /* a unit, not a block, starts there */
+static void large_interior(void) { free_inside(3u << 20, 4096); }
 static void large_far_interior(void) { free_inside(6u << 20, 3u << 20); } /* past its first 2 MiB */
 static void stack_addr(void)
 {
@@ -91,6 +94,18 @@ static void double_mid(void)
   malloc(3000);
   free(p);
   free(p);
+}
+static void double_span(void)
+{
+  void *p = malloc(300000);
+  free(p);
+  free(p);
+}
+/* The header of a span region: the 2 MiB boundary below a span block. */
+static void span_region_header(void)
+{
+  char *p = malloc(300000);
+  free((void *)((uintptr_t)p & ~(((uintptr_t)2 << 20) - 1)));
 }
 static void double_large(void)
 {
@@ -264,6 +279,7 @@ static const struct {
 } cases[] = {
     {"free(wild pointer)", wild, "invalid pointer"},
     {"free(small block + 1, misaligned)", small_misaligned, "invalid pointer"},
+    {"free(L2.5 block + 1, misaligned)", span_misaligned, "invalid pointer"},
     {"free(large block + 1, misaligned)", large_misaligned, "invalid pointer"},
     {"free(start of a freed large block's mapping)", free_cached_large_base, "invalid pointer"},
     {"malloc_usable_size(start of a freed large block's mapping)", usable_size_cached_large_base,
@@ -271,6 +287,9 @@ static const struct {
     {"free(interior of a 100-byte block)", small_interior, "invalid pointer"},
     {"free(interior of a 24-byte block, 8 in)", small_interior_odd, "invalid pointer"},
     {"free(interior of a mid block)", mid_interior, "invalid pointer"},
+    {"free(interior of an L2.5 block, a page in)", span_interior, "invalid pointer"},
+    {"free(interior of an L2.5 block, 1 KiB in)", span_interior_unit, "invalid pointer"},
+    {"free(header of an L2.5 block's region)", span_region_header, "invalid pointer"},
     {"free(interior of a large block)", large_interior, "invalid pointer"},
     {"free(interior of a large block, 3 MiB in)", large_far_interior, "invalid pointer"},
     {"free(stack address)", stack_addr, "invalid pointer"},
@@ -283,6 +302,7 @@ static const struct {
      "double free"},
     {"double free, the second by another thread", double_remote_second, "double free"},
     {"double free of a mid block", double_mid, "double free"},
+    {"double free of an L2.5 block", double_span, NULL},
     {"double free of a large block", double_large, NULL},
     {"double free after another thread freed the block", double_after_remote, "double free"},
     {"free after realloc(p, 0) (realloc freed p)", double_after_realloc0, "double free"},

@@ -19,6 +19,7 @@
 #   exchange.sh     j. a consumer frees an idle producer's burst: its slabs come back at the last free
 #   empty.sh        k. HAKMEM_EMPTY_MAX_MB bounds the empty memory resident after a burst is freed
 #   giveback.sh     l. a thread's slabs that others emptied serve its other classes first
+#   span.sh         m. L2.5 spans: few mappings, purge and bound, aligned requests, threads
 
 hak_tiers_progs = \
 	tests/tiers/tiers_reuse \
@@ -32,7 +33,8 @@ hak_tiers_progs = \
 	tests/tiers/tiers_stats_probe \
 	tests/tiers/tiers_exchange \
 	tests/tiers/tiers_empty \
-	tests/tiers/tiers_giveback
+	tests/tiers/tiers_giveback \
+	tests/tiers/tiers_span
 
 check_PROGRAMS += $(hak_tiers_progs)
 hak_tiers_cflags = $(AM_CFLAGS) -fno-builtin
@@ -96,6 +98,10 @@ tests_tiers_tiers_giveback_SOURCES = tests/tiers/tiers_giveback.c tests/tiers/ti
 tests_tiers_tiers_giveback_CFLAGS = $(hak_tiers_cflags)
 tests_tiers_tiers_giveback_LDADD = $(hak_test_libs)
 tests_tiers_tiers_giveback_LDFLAGS = $(hak_test_link)
+tests_tiers_tiers_span_SOURCES = tests/tiers/tiers_span.c tests/tiers/tiers.h tests/tap.h
+tests_tiers_tiers_span_CFLAGS = $(hak_tiers_cflags)
+tests_tiers_tiers_span_LDADD = $(hak_test_libs)
+tests_tiers_tiers_span_LDFLAGS = $(hak_test_link)
 
 hak_tiers_scripts = \
 	tests/tiers/reuse.sh \
@@ -109,7 +115,8 @@ hak_tiers_scripts = \
 	tests/tiers/stats.sh \
 	tests/tiers/exchange.sh \
 	tests/tiers/empty.sh \
-	tests/tiers/giveback.sh
+	tests/tiers/giveback.sh \
+	tests/tiers/span.sh
 
 dist_check_SCRIPTS += $(hak_tiers_scripts) tests/tiers/run.sh
 TESTS += $(hak_tiers_scripts)

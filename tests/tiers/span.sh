@@ -1,0 +1,12 @@
+#!/bin/sh
+# Test m: the L2.5 tier (tiers_span.c): many live blocks in few mappings; free pages purged
+# after the delay, or at once past HAKMEM_EMPTY_MAX_MB; aligned requests; blocks freed by other
+# threads.
+. "${top_srcdir:-../..}/tests/tiers/run.sh"
+p=$(prog tiers_span)
+sub live $HAK_EMULATOR "$p" live
+sub "purge 200 ms" env HAKMEM_SLAB_PURGE_MS=200 HAKMEM_EMPTY_MAX_MB=1024 $HAK_EMULATOR "$p" purge 200
+sub "bound 4 MiB" env HAKMEM_SLAB_PURGE_MS=600000 HAKMEM_EMPTY_MAX_MB=4 $HAK_EMULATOR "$p" bound 4
+sub align $HAK_EMULATOR "$p" align
+sub threads env HAKMEM_SUPERSLAB_MAX_CACHED=0 $HAK_EMULATOR "$p" threads
+tt_done
