@@ -15,33 +15,59 @@
 _Static_assert(offsetof(hak_ss_t, slabs) + sizeof(hak_slab_t) <= HAK_LARGE_OFF,
                "a large block does not overlap the header free reads");
 
-/* ---- huge-aligned blocks ----------------------------------------------------------------- */
+/* ---- huge-aligned blocks -----------------------------------------------------------------
+ * Alignments beyond half a SuperSlab: the block starts its own mapping, so no header can say
+ * what it is.  A hash table of them (open addressing, keyed by the block's address) answers
+ * free and malloc_usable_size without a walk; it lives in mappings of its own and doubles when
+ * half full. */
 
-typedef struct hak_huge {
-  void *block;
+typedef struct {
+  void *block; /* NULL: empty; HUGE_GONE: a freed entry that lookups pass over */
   size_t size;
-  struct hak_huge *next;
 } hak_huge_t;
+#define HUGE_GONE ((void *)1)
 
 static struct {
   pthread_mutex_t lock;
-  hak_huge_t *live, *spare;
+  hak_huge_t *slot;
+  size_t cap, used; /* used: live entries and gone ones, which both lengthen probes */
   _Atomic(size_t) count;
 } huge = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-static hak_huge_t *huge_node(void)
+static size_t huge_hash(const void *p, size_t cap)
 {
-  if (!huge.spare) {
-    hak_huge_t *page = hak_os_map_aligned(hak_os_page, hak_os_page);
-    if (!page) return NULL;
-    for (size_t i = 0; i < hak_os_page / sizeof *page; i++) {
-      page[i].next = huge.spare;
-      huge.spare = &page[i];
+  /* The blocks are aligned to 2 MiB or more: the bits above that tell them apart. */
+  return (size_t)(((uintptr_t)p >> 21) * 0x9e3779b97f4a7c15ull) & (cap - 1);
+}
+
+/* The slot of p, or the empty one where it would go. */
+static hak_huge_t *huge_slot(const void *p)
+{
+  size_t i = huge_hash(p, huge.cap);
+  while (huge.slot[i].block != NULL && huge.slot[i].block != p) i = (i + 1) & (huge.cap - 1);
+  return &huge.slot[i];
+}
+
+/* Room for one more entry: the table doubles (dropping gone entries) when it is half used. */
+static bool huge_reserve(void)
+{
+  if (huge.slot && (huge.used + 1) * 2 <= huge.cap) return true;
+  size_t cap = huge.cap ? huge.cap * 2 : hak_os_page / sizeof(hak_huge_t);
+  if (huge.slot && atomic_load_explicit(&huge.count, memory_order_relaxed) * 4 < huge.cap)
+    cap = huge.cap; /* mostly gone entries: rebuild at the same size */
+  hak_huge_t *old = huge.slot, *fresh = hak_os_map_aligned(cap * sizeof *fresh, hak_os_page);
+  if (!fresh) return false;
+  size_t old_cap = huge.cap;
+  huge.slot = fresh;
+  huge.cap = cap;
+  huge.used = 0;
+  for (size_t i = 0; i < old_cap; i++)
+    if (old[i].block != NULL && old[i].block != HUGE_GONE) {
+      *huge_slot(old[i].block) = old[i];
+      huge.used++;
     }
-  }
-  hak_huge_t *n = huge.spare;
-  huge.spare = n->next;
-  return n;
+  if (old) hak_os_unmap(old, old_cap * sizeof *old);
+  return true;
 }
 
 static void *huge_alloc(size_t size, size_t align)
@@ -54,16 +80,14 @@ static void *huge_alloc(size_t size, size_t align)
   void *p = hak_os_map_aligned(map, align);
   if (!p) return NULL;
   pthread_mutex_lock(&huge.lock);
-  hak_huge_t *n = huge_node();
-  if (n) {
-    n->block = p;
-    n->size = map;
-    n->next = huge.live;
-    huge.live = n;
+  bool ok = huge_reserve();
+  if (ok) {
+    *huge_slot(p) = (hak_huge_t){p, map};
+    huge.used++;
     atomic_fetch_add(&huge.count, 1);
   }
   pthread_mutex_unlock(&huge.lock);
-  if (!n) {
+  if (!ok) {
     hak_os_unmap(p, map);
     errno = ENOMEM;
     return NULL;
@@ -109,10 +133,36 @@ static size_t bc_size(int b)
   return hak_align_up(((size_t)1 << lg) + q * ((size_t)1 << (lg - 2)), hak_os_page);
 }
 
+/* Bytes a cached mapping may keep resident: all but its first page, which holds the header. */
+static size_t bc_resident(const hak_ss_t *ss)
+{
+  return ss->purged ? 0 : ss->map_size - hak_os_page;
+}
+
 static void bc_unlink(int b, hak_ss_t *ss)
 {
   hak_ss_list_unlink(&bc.bucket[b], ss);
   bc.bytes -= ss->map_size;
+  hak_empty_count(bc_resident(ss), false);
+}
+
+/* A cached mapping gives its pages back and keeps its address space: a later hit costs page
+ * faults, not a mapping. */
+static void bc_purge_one(hak_ss_t *ss)
+{
+  hak_empty_count(bc_resident(ss), false);
+  hak_os_purge((char *)ss + hak_os_page, ss->map_size - hak_os_page);
+  ss->purged = 1;
+}
+
+/* Purges the mappings cached for longer than HAKMEM_SLAB_PURGE_MS; in each bucket the oldest
+ * are at the tail, and the purged ones older still. */
+static void bc_purge_locked(double now)
+{
+  double delay = hak_opt.SLAB_PURGE_MS / 1000.0;
+  for (int b = 0; b < BC_BUCKETS; b++)
+    for (hak_ss_t *ss = bc.bucket[b].tail; ss && now - ss->cached_at > delay; ss = ss->prev)
+      if (!ss->purged) bc_purge_one(ss);
 }
 
 /* Takes out, while the cache is past its bounds, the oldest mappings; returns them linked
@@ -197,17 +247,37 @@ static void bc_put(hak_ss_t *ss)
   double now = hak_os_now();
   pthread_mutex_lock(&bc.lock);
   ss->cached_at = now;
+  ss->purged = 0;
   hak_ss_list_push(&bc.bucket[b], ss);
   bc.bytes += ss->map_size;
+  hak_empty_count(bc_resident(ss), true);
   hak_ss_t *old = bc_expire_locked(now, false);
   pthread_mutex_unlock(&bc.lock);
   bc_release(old);
+  hak_empty_enforce();
+}
+
+void hak_bigcache_purge_over(size_t max)
+{
+  pthread_mutex_lock(&bc.lock);
+  while (hak_empty_resident() > max) {
+    hak_ss_t *oldest = NULL;
+    for (int b = 0; b < BC_BUCKETS; b++) {
+      hak_ss_t *ss = bc.bucket[b].tail;
+      while (ss && ss->purged) ss = ss->prev;
+      if (ss && (!oldest || ss->cached_at < oldest->cached_at)) oldest = ss;
+    }
+    if (!oldest) break;
+    bc_purge_one(oldest);
+  }
+  pthread_mutex_unlock(&bc.lock);
 }
 
 void hak_bigcache_maintain(double now)
 {
   pthread_mutex_lock(&bc.lock);
   hak_ss_t *old = bc_expire_locked(now, false);
+  bc_purge_locked(now);
   pthread_mutex_unlock(&bc.lock);
   bc_release(old);
 }
@@ -260,7 +330,12 @@ void *hak_large_alloc(size_t size, size_t align, bool growing, bool *zeroed)
   /* At least one usable byte: a usable size of 0 reads as no large block (hak_block_find). */
   size_t map = large_map_size(off + (size ? size : 1));
   hak_ss_t *ss = bc_take(bc_bucket(map), growing);
-  *zeroed = ss == NULL;
+  /* A purged cached mapping reads as zero past its first page. */
+  *zeroed = ss == NULL || ss->purged;
+  if (ss && ss->purged) {
+    if (off < hak_os_page) memset((char *)ss + off, 0, hak_os_page - off);
+    ss->purged = 0;
+  }
   if (hak_unlikely(hak_stats_on)) hak_stats_large_alloc(size, ss != NULL);
   if (!ss) {
     ss = hak_ss_map(map);
@@ -284,23 +359,20 @@ bool hak_large_free(hak_ss_t *ss, void *p)
   return true;
 }
 
-/* Finds p among the huge-aligned blocks; unlinks it when unlink is set.  Returns its size. */
+/* Finds p among the huge-aligned blocks; forgets it when unlink is set.  Returns its size. */
 static size_t huge_find(const void *p, bool unlink)
 {
-  if (!atomic_load_explicit(&huge.count, memory_order_relaxed)) return 0;
+  if (!atomic_load_explicit(&huge.count, memory_order_relaxed) || p == NULL || p == HUGE_GONE)
+    return 0;
   size_t size = 0;
   pthread_mutex_lock(&huge.lock);
-  for (hak_huge_t **link = &huge.live; *link; link = &(*link)->next) {
-    hak_huge_t *n = *link;
-    if (n->block != p) continue;
-    size = n->size;
+  hak_huge_t *e = huge_slot(p);
+  if (e->block == p) {
+    size = e->size;
     if (unlink) {
-      *link = n->next;
-      n->next = huge.spare;
-      huge.spare = n;
+      e->block = HUGE_GONE;
       atomic_fetch_sub(&huge.count, 1);
     }
-    break;
   }
   pthread_mutex_unlock(&huge.lock);
   return size;

@@ -1,6 +1,6 @@
-/* Large blocks: above the mid classes, each block has a SuperSlab-aligned mapping of its own
+/* Large blocks: above the L2.5 tier (span.h), each block has a SuperSlab-aligned mapping of its own
  * with a header at its start; alignments beyond half a SuperSlab get a plain aligned mapping
- * recorded in a short list (the "huge-aligned" blocks). */
+ * recorded in a hash table (the "huge-aligned" blocks). */
 #ifndef HAK_LARGE_H
 #define HAK_LARGE_H
 
@@ -22,8 +22,11 @@ size_t hak_huge_usable(const void *p);
  * (mremap); NULL if it can't. */
 void *hak_large_resize(hak_ss_t *ss, void *p, size_t size);
 
-/* Unmaps cached large mappings older than HAKMEM_BIGCACHE_TTL_MS. */
+/* Purges cached large mappings older than HAKMEM_SLAB_PURGE_MS and unmaps those older than
+ * HAKMEM_BIGCACHE_TTL_MS. */
 void hak_bigcache_maintain(double now);
+/* Purges the oldest cached mappings while empty memory is over max bytes (hak_empty_enforce). */
+void hak_bigcache_purge_over(size_t max);
 /* Gives every cached large mapping back to the OS; returns the bytes released. */
 size_t hak_bigcache_trim(void);
 void hak_bigcache_counts(size_t *bytes, size_t *hits, size_t *misses);

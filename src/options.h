@@ -36,14 +36,17 @@
   X(SS_PREFAULT, BOOL, 0, 0, 1,                                                                  \
     "fault in every new SuperSlab at once (MADV_POPULATE_WRITE) instead of page by page")      \
   X(SLAB_PURGE_MS, INT, 1000, 0, 86400000,                                                       \
-    "milliseconds an empty slab or cached SuperSlab keeps its pages before they go back to the OS") \
+    "milliseconds an empty slab, a free span of pages, or a cached SuperSlab or large block keeps " \
+    "its pages before they go back to the OS (the address space is kept)")                      \
   X(EMPTY_MAX_MB, INT, 32, 0, 1048576,                                                           \
-    "megabytes of empty slabs and cached SuperSlabs that may keep their pages within that delay; " \
+    "megabytes of empty slabs, free spans and cached SuperSlabs and large blocks that may keep " \
+    "their pages within that delay; "                                                            \
     "past it the oldest give theirs back at once, on the free that made memory empty")          \
   X(BIGCACHE_MAX_MB, INT, 64, 0, 1048576,                                                        \
     "megabytes of freed large blocks kept for reuse by later large requests (0: none)")         \
-  X(BIGCACHE_TTL_MS, INT, 1000, 0, 86400000,                                                     \
-    "milliseconds a freed large block stays cached before its memory goes back to the OS")
+  X(BIGCACHE_TTL_MS, INT, 10000, 0, 86400000,                                                    \
+    "milliseconds a freed large block's mapping stays cached (its pages purged after "           \
+    "HAKMEM_SLAB_PURGE_MS) before it is unmapped")
 
 /* Old names, still read (with a warning) when the option's own name is not set.
  * Row: A(OLD_NAME, OPTION) */

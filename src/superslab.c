@@ -7,6 +7,7 @@
 #include "options.h"
 #include "os.h"
 #include "small.h"
+#include "large.h"
 #include "span.h"
 
 /* ---- the region map ---------------------------------------------------------------------- */
@@ -348,9 +349,10 @@ hak_slab_t *hak_pool_take(unsigned kind, unsigned cls, hak_heap_t *heap)
 
 /* Past HAKMEM_EMPTY_MAX_MB of empty memory with its pages, the oldest gives them back now,
  * keeping its address space: cached SuperSlabs first (whole regions, one call each), then the
- * pools' dirty slabs, then the free pages of span regions, oldest first in each, so that what
- * is purged stays the older part of each list.  Called where memory becomes empty: a slab
- * going back to the pool, a SuperSlab into the cache, a span freed. */
+ * pools' dirty slabs, then the free pages of span regions, then cached large mappings, oldest
+ * first in each, so that what is purged stays the older part of each list.  Called where
+ * memory becomes empty: a slab going back to the pool, a SuperSlab into the cache, a span
+ * freed, a large block cached. */
 void hak_empty_enforce(void)
 {
   size_t max = (size_t)hak_opt.EMPTY_MAX_MB << 20;
@@ -371,6 +373,7 @@ void hak_empty_enforce(void)
     pthread_mutex_unlock(&pool->lock);
   }
   hak_span_purge_over(max);
+  hak_bigcache_purge_over(max);
 }
 
 void hak_pool_give(hak_slab_t *s)

@@ -3,7 +3,10 @@
  *           cached (fordblks), the cache does fill up to near N, and what falls out is unmapped;
  *   ttl MS  HAKMEM_BIGCACHE_TTL_MS=MS: entries older than MS are unmapped by the next large
  *           alloc/free (fordblks drops, fsmblks grows), and not before;
- *   off     HAKMEM_BIGCACHE_MAX_MB=0: nothing is cached, every freed block is unmapped. */
+ *   off     HAKMEM_BIGCACHE_MAX_MB=0: nothing is cached, every freed block is unmapped;
+ *   purge MS  HAKMEM_SLAB_PURGE_MS=MS: cached mappings give their pages back after MS (checked
+ *           by the next large request) and stay cached; a hit on one reads as zero;
+ *   bound MB  HAKMEM_EMPTY_MAX_MB=MB: right after the frees at most MB of them stay resident. */
 #include "tiers.h"
 
 #define NBLK 48
@@ -94,6 +97,66 @@ static void test_off(void)
      m1.fsmblks - m0.fsmblks, 3 * NBLK);
 }
 
+#define NPG 8
+#define PGSIZE (2 * MiB)
+
+/* NPG blocks of 2 MiB written through and freed into the cache; returns the RSS before. */
+static size_t cache_written(void)
+{
+  void *v[NPG];
+  for (unsigned i = 0; i < NPG; i++) {
+    if (!(v[i] = malloc(PGSIZE))) bail_out("malloc of 2 MiB failed");
+    memset(v[i], (int)i + 1, PGSIZE);
+  }
+  size_t r = rss_bytes();
+  for (unsigned i = 0; i < NPG; i++) free(v[i]);
+  return r;
+}
+
+static void test_purge(unsigned delay_ms)
+{
+  size_t r0 = cache_written(), r1 = rss_bytes(), freed = NPG * PGSIZE;
+  struct mallinfo2 m1 = mallinfo2();
+  sleep_ms(delay_ms * 2 + 200);
+  size_t r2 = rss_bytes();
+  free(malloc(3 * MiB)); /* a large request: the time bounds are checked */
+  size_t r3 = rss_bytes();
+  struct mallinfo2 m3 = mallinfo2();
+  diag("RSS %.1f MiB written, %.1f after the frees, %.1f after %u ms, %.1f after one more "
+       "request; cached %.1f then %.1f MiB", mib(r0), mib(r1), mib(r2), delay_ms * 2 + 200,
+       mib(r3), mib(m1.fordblks), mib(m3.fordblks));
+  if (emulated()) {
+    skip(2, "an emulator's RSS includes its own translated code");
+  } else {
+    ok((long)r0 - (long)r1 < (long)(freed / 4), "within the delay the cached blocks kept their "
+       "pages (RSS -%.1f MiB)", mib(r0 > r1 ? r0 - r1 : 0));
+    ok((long)r2 - (long)r3 >= (long)(freed * 3 / 4), "after it they gave them back (RSS -%.1f "
+       "MiB of %.1f)", mib(r2 > r3 ? r2 - r3 : 0), mib(freed));
+  }
+  ok(m3.fordblks >= m1.fordblks, "and stayed cached, address space kept (%zu -> %zu bytes)",
+     m1.fordblks, m3.fordblks);
+  unsigned char *p = calloc(1, PGSIZE);
+  struct mallinfo2 m4 = mallinfo2();
+  size_t nonzero = 0;
+  for (size_t i = 0; p && i < PGSIZE; i++) nonzero += p[i] != 0;
+  ok(p && m4.keepcost > m3.keepcost && nonzero == 0, "calloc of a purged cached block is a "
+     "BigCache hit that reads as zero (%zu bytes not)", nonzero);
+  free(p);
+}
+
+static void test_bound(size_t max_mb)
+{
+  size_t r0 = cache_written(), r1 = rss_bytes(), freed = NPG * PGSIZE;
+  diag("RSS %.1f MiB written, %.1f right after freeing %.1f MiB into the cache; bound %zu MiB",
+       mib(r0), mib(r1), mib(freed), max_mb);
+  if (emulated())
+    skip(1, "an emulator's RSS includes its own translated code");
+  else
+    ok((long)r0 - (long)r1 >= (long)(freed - max_mb * MiB - MiB), "right after the frees at "
+       "most the bound stays resident (RSS -%.1f MiB)", mib(r0 > r1 ? r0 - r1 : 0));
+  ok(mallinfo2().fordblks >= freed / 2, "the blocks stay cached (%zu bytes)", mallinfo2().fordblks);
+}
+
 int main(int argc, char **argv)
 {
   watchdog(60);
@@ -106,8 +169,14 @@ int main(int argc, char **argv)
   } else if (argc > 1 && !strcmp(argv[1], "off")) {
     plan(6);
     test_off();
+  } else if (argc > 2 && !strcmp(argv[1], "purge")) {
+    plan(4);
+    test_purge((unsigned)atoi(argv[2]));
+  } else if (argc > 2 && !strcmp(argv[1], "bound")) {
+    plan(2);
+    test_bound((size_t)atoi(argv[2]));
   } else {
-    bail_out("usage: tiers_bigcache max MB | ttl MS | off");
+    bail_out("usage: tiers_bigcache max MB | ttl MS | off | purge MS | bound MB");
   }
   return exit_status();
 }
