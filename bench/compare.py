@@ -62,6 +62,11 @@ BENCHMARKS = [
     ("large", "bench_large", ["2000", "4", "262144", "8388608", "1"],
      ["500", "4", "262144", "8388608", "1"],
      "256 KiB..8 MiB, 4 live slots, every page touched"),
+    ("span_live", "bench_span", ["1", "100000", "70000"], ["1", "20000", "70000"],
+     "1 thread, 100,000 live 70 KB blocks (first and last byte written), then freed"),
+    ("span_churn_2t", "bench_span", ["2", "20000", "65537", "1000000", "20000"],
+     ["2", "5000", "65537", "1000000", "5000"],
+     "2 threads, 20,000 live blocks of 64 KiB..1 MB each, 20,000 random replacements each"),
     ("phase", "bench_phase", ["256", "2000", "1"], ["128", "1000", "1"],
      "burst to 256 MiB (16 B..4 MiB), free all, idle 2 s, again; idle time not counted"),
 ]

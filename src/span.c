@@ -302,10 +302,13 @@ static size_t settle_locked(hak_ss_t *ss, bool purge, double now)
 }
 
 /* Takes an unowned region with no block out of every list, to go to the LRU cache; under both
- * locks.  Its dirty pages stop counting here: the cache counts the region whole. */
-static void region_retire_locked(hak_ss_t *ss)
+ * locks.  Its dirty pages stop counting here: the cache counts the region whole, unless every
+ * page past its header is clean (*purged). */
+static void region_retire_locked(hak_ss_t *ss, bool *purged)
 {
   hak_span_meta_t *m = meta(ss);
+  unsigned kept = HAK_MIN((unsigned)(hak_align_up(HAK_SS_HDR, hak_os_page) >> page_shift), npages);
+  *purged = next_bit(m->clean, kept, SPAN_MAXPAGES, false) >= npages;
   bin_take(ss);
   dirty_leave(ss);
   hak_empty_count((size_t)m->dirty_pages << page_shift, false);
@@ -314,14 +317,14 @@ static void region_retire_locked(hak_ss_t *ss)
 }
 
 /* A region whose membership may be out of date (see the table above): files it again.  Returns
- * true if it was retired, for the caller to give to the LRU cache. */
-static bool relist_locked(hak_ss_t *ss, double now)
+ * true if it was retired, for the caller to give to the LRU cache (hak_ss_give(ss, *purged)). */
+static bool relist_locked(hak_ss_t *ss, double now, bool *purged)
 {
   hak_span_meta_t *m = meta(ss);
   if (m->dirty_pages && m->on_dirty != DIRTY_NEW) dirty_join(ss, DIRTY_NEW, now);
   if (m->owner) return false;
   if (m->blocks == 0 && m->pending == 0) {
-    region_retire_locked(ss);
+    region_retire_locked(ss, purged);
     return true;
   }
   unsigned longest = longest_run(m);
@@ -340,10 +343,10 @@ static void span_relist(hak_ss_t *ss)
   pthread_mutex_lock(&span.lock);
   pthread_mutex_lock(&meta(ss)->lock);
   meta(ss)->pending--;
-  bool retired = relist_locked(ss, now);
+  bool purged, retired = relist_locked(ss, now, &purged);
   pthread_mutex_unlock(&meta(ss)->lock);
   pthread_mutex_unlock(&span.lock);
-  if (retired) hak_ss_give(ss);
+  if (retired) hak_ss_give(ss, purged);
 }
 
 /* ---- allocation --------------------------------------------------------------------------- */
@@ -440,6 +443,7 @@ static void *span_switch(hak_heap_t *h, unsigned k, unsigned step, bool *zeroed)
   double now = hak_os_now();
   void *p = NULL;
   hak_ss_t *ss = NULL, *old = h->span, *retired = NULL;
+  bool purged = false;
   pthread_mutex_lock(&span.lock);
   for (unsigned b = bin_of(k); b < SPAN_BINS && !p; b++) {
     /* In a larger bin every region has the run, unless the alignment gets in the way. */
@@ -470,12 +474,12 @@ static void *span_switch(hak_heap_t *h, unsigned k, unsigned step, bool *zeroed)
     if (old) {
       pthread_mutex_lock(&meta(old)->lock);
       meta(old)->owner = NULL;
-      if (relist_locked(old, now)) retired = old;
+      if (relist_locked(old, now, &purged)) retired = old;
       pthread_mutex_unlock(&meta(old)->lock);
     }
   }
   pthread_mutex_unlock(&span.lock);
-  if (retired) hak_ss_give(retired);
+  if (retired) hak_ss_give(retired, purged);
   if (!p) errno = ENOMEM;
   return p;
 }
@@ -519,8 +523,15 @@ static bool free_run_locked(hak_ss_t *ss, unsigned i, unsigned k)
   m->free_units = (uint16_t)(m->free_units + k);
   unsigned p0, p1, d = 0;
   pages_of_units(i, k, &p0, &p1);
+  /* Far below HAKMEM_EMPTY_MAX_MB every page left free counts, held or not; near it, only those
+   * the kernel holds (one look, no TLB flush), so that pages never touched cost no purge. */
+  unsigned char vec[SPAN_MAXPAGES];
+  size_t bytes = (size_t)(p1 - p0) << page_shift;
+  bool look = hak_empty_resident() + bytes > ((size_t)hak_opt.EMPTY_MAX_MB << 20) / 2 &&
+              hak_os_resident((char *)ss + ((size_t)p0 << page_shift), bytes, vec);
   for (unsigned p = p0; p < p1; p++)
-    if (page_free(m, p)) { /* a page with a block on it is never clean or dirty */
+    if (page_free(m, p) && (!look || (vec[p - p0] & 1))) {
+      /* a page with a block on it is never clean or dirty */
       bits_set(m->dirty, p, 1, true);
       d++;
     }
@@ -605,10 +616,10 @@ void hak_span_release(hak_heap_t *h)
   pthread_mutex_lock(&meta(ss)->lock);
   meta(ss)->owner = NULL;
   h->span = NULL;
-  bool retired = relist_locked(ss, now);
+  bool purged, retired = relist_locked(ss, now, &purged);
   pthread_mutex_unlock(&meta(ss)->lock);
   pthread_mutex_unlock(&span.lock);
-  if (retired) hak_ss_give(ss);
+  if (retired) hak_ss_give(ss, purged);
 }
 
 size_t hak_span_purge(double now, bool all)

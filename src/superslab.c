@@ -116,17 +116,17 @@ static size_t release_list(hak_ss_t *list)
   return n;
 }
 
-void hak_ss_give(hak_ss_t *ss)
+void hak_ss_give(hak_ss_t *ss, bool purged)
 {
   double now = hak_os_now();
   pthread_mutex_lock(&lru.lock);
   ss->magic = 0; /* a pointer into a cached SuperSlab is nobody's block */
   ss->cached_at = now;
   ss->listed = 1;
-  ss->purged = 0;
+  ss->purged = purged;
   hak_ss_list_push(&lru.list, ss);
   lru.count++;
-  hak_empty_count(ss_purgeable(), true);
+  if (!purged) hak_empty_count(ss_purgeable(), true);
   hak_ss_t *old = lru_expire_locked(now, false);
   pthread_mutex_unlock(&lru.lock);
   release_list(old);
@@ -342,7 +342,7 @@ hak_slab_t *hak_pool_take(unsigned kind, unsigned cls, hak_heap_t *heap)
   /* Another thread refilled the pool while this one mapped: the spare SuperSlab waits in the
    * LRU cache, within its bounds, rather than in the pool, where no bound or trim would see it
    * (a SuperSlab leaves the pool only when its last slab in use comes back). */
-  if (fresh) hak_ss_give(fresh);
+  if (fresh) hak_ss_give(fresh, false);
   slab_format(s, cls, heap);
   return s;
 }
@@ -405,7 +405,7 @@ void hak_pool_give(hak_slab_t *s)
       empty_unlink(pool, &ss->slabs[i]);
   if (ss->listed) unused_unlink(pool, ss);
   pthread_mutex_unlock(&pool->lock);
-  hak_ss_give(ss);
+  hak_ss_give(ss, false);
 }
 
 /* A cached SuperSlab gives its pages back past its header and keeps its address space. */
@@ -418,15 +418,13 @@ static void lru_purge_one(hak_ss_t *ss)
 }
 
 /* Empty SuperSlabs cached for longer than the purge delay keep their address space (a reuse
- * costs page faults, not mmap) but give their pages back.  Oldest first; stops at the first
- * one already purged, since every older one was purged before it. */
-
+ * costs page faults, not mmap) but give their pages back.  Oldest first, passing over those
+ * purged already (or cached so, by a tier that knew its pages were gone). */
 static void lru_purge_locked(double now)
 {
   double delay = hak_opt.SLAB_PURGE_MS / 1000.0;
-  for (hak_ss_t *ss = lru.list.tail; ss && !ss->purged && now - ss->cached_at > delay;
-       ss = ss->prev)
-    lru_purge_one(ss);
+  for (hak_ss_t *ss = lru.list.tail; ss && now - ss->cached_at > delay; ss = ss->prev)
+    if (!ss->purged) lru_purge_one(ss);
 }
 
 void hak_pool_maintain(double now)

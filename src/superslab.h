@@ -188,9 +188,10 @@ void hak_pool_give(hak_slab_t *s);
 
 /* A region for a tier that formats it itself: from the LRU cache (*clean false: its pages may
  * hold old data, unless purged says they went back), else fresh from the OS (*clean true).
- * NULL (errno ENOMEM) when out of memory.  hak_ss_give puts one back in the cache. */
+ * NULL (errno ENOMEM) when out of memory.  hak_ss_give puts one back in the cache; purged:
+ * every page past the header (HAK_SS_HDR) reads as zero. */
 hak_ss_t *hak_ss_take(bool *clean);
-void hak_ss_give(hak_ss_t *ss);
+void hak_ss_give(hak_ss_t *ss, bool purged);
 
 /* Empty memory that keeps its pages, in bytes (HAKMEM_EMPTY_MAX_MB): what each tier adds and
  * takes away, and the purge of the oldest past the bound, called where memory becomes empty. */
