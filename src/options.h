@@ -39,10 +39,10 @@
     "milliseconds an empty slab, a free span of pages, or a cached SuperSlab or large block keeps " \
     "its pages before they go back to the OS (the address space is kept)")                      \
   X(EMPTY_MAX_MB, INT, 32, 0, 1048576,                                                           \
-    "megabytes of empty slabs, free spans and cached SuperSlabs and large blocks that may keep " \
-    "their pages within that delay; "                                                            \
+    "megabytes of empty slabs, free spans and cached SuperSlabs that may keep their pages "     \
+    "within that delay (the BigCache has its own bound); "                                       \
     "past it the oldest give theirs back at once, on the free that made memory empty")          \
-  X(BIGCACHE_MAX_MB, INT, 64, 0, 1048576,                                                        \
+  X(BIGCACHE_MAX_MB, INT, 128, 0, 1048576,                                                       \
     "megabytes of freed large blocks kept for reuse by later large requests (0: none)")         \
   X(BIGCACHE_TTL_MS, INT, 10000, 0, 86400000,                                                    \
     "milliseconds a freed large block's mapping stays cached (its pages purged after "           \

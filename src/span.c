@@ -156,12 +156,22 @@ static unsigned longest_run(const hak_span_meta_t *m)
   return best;
 }
 
+/* One past the last set bit below i, or 0 if none. */
+static unsigned prev_bit_end(const uint64_t *m, unsigned i)
+{
+  while (i > 0) {
+    unsigned w = (i - 1) / 64, b = (i - 1) % 64;
+    uint64_t x = m[w] & (b == 63 ? ~(uint64_t)0 : (((uint64_t)2 << b) - 1));
+    if (x) return w * 64 + 64 - (unsigned)__builtin_clzll(x);
+    i = w * 64;
+  }
+  return 0;
+}
+
 /* The free run around units [i, i + n), which are free. */
 static unsigned run_around(const hak_span_meta_t *m, unsigned i, unsigned n)
 {
-  unsigned lo = i, hi = next_bit(m->used, i + n, SPAN_UNITS, true);
-  while (lo > 0 && !bit(m->used, lo - 1)) lo--;
-  return hi - lo;
+  return next_bit(m->used, i + n, SPAN_UNITS, true) - prev_bit_end(m->used, i);
 }
 
 /* The length of the block that starts at unit i: up to the next start or the next free unit. */
@@ -302,13 +312,16 @@ static size_t settle_locked(hak_ss_t *ss, bool purge, double now)
 }
 
 /* Takes an unowned region with no block out of every list, to go to the LRU cache; under both
- * locks.  Its dirty pages stop counting here: the cache counts the region whole, unless every
- * page past its header is clean (*purged). */
-static void region_retire_locked(hak_ss_t *ss, bool *purged)
+ * locks.  Its dirty pages stop counting here and count in the cache (*resident bytes), or the
+ * whole region if a page past the header is neither clean nor dirty (not resident when last
+ * looked at, but maybe swapped out: it does not read as zero). */
+static void region_retire_locked(hak_ss_t *ss, size_t *resident)
 {
   hak_span_meta_t *m = meta(ss);
-  unsigned kept = HAK_MIN((unsigned)(hak_align_up(HAK_SS_HDR, hak_os_page) >> page_shift), npages);
-  *purged = next_bit(m->clean, kept, SPAN_MAXPAGES, false) >= npages;
+  unsigned known = 0; /* pages clean or dirty: all but the header's page, or some are neither */
+  for (unsigned w = 0; w < SPAN_MAXPAGES / 64; w++)
+    known += (unsigned)__builtin_popcountll(m->clean[w] | m->dirty[w]);
+  *resident = known + 1 >= npages ? (size_t)m->dirty_pages << page_shift : HAK_SS_SIZE;
   bin_take(ss);
   dirty_leave(ss);
   hak_empty_count((size_t)m->dirty_pages << page_shift, false);
@@ -317,14 +330,14 @@ static void region_retire_locked(hak_ss_t *ss, bool *purged)
 }
 
 /* A region whose membership may be out of date (see the table above): files it again.  Returns
- * true if it was retired, for the caller to give to the LRU cache (hak_ss_give(ss, *purged)). */
-static bool relist_locked(hak_ss_t *ss, double now, bool *purged)
+ * true if it was retired, for the caller to give to the LRU cache (hak_ss_give(ss, *resident)). */
+static bool relist_locked(hak_ss_t *ss, double now, size_t *resident)
 {
   hak_span_meta_t *m = meta(ss);
   if (m->dirty_pages && m->on_dirty != DIRTY_NEW) dirty_join(ss, DIRTY_NEW, now);
   if (m->owner) return false;
   if (m->blocks == 0 && m->pending == 0) {
-    region_retire_locked(ss, purged);
+    region_retire_locked(ss, resident);
     return true;
   }
   unsigned longest = longest_run(m);
@@ -335,18 +348,36 @@ static bool relist_locked(hak_ss_t *ss, double now, bool *purged)
   return false;
 }
 
+/* Why a free relists a region: its bin only (RELIST_BIN), or its dirty list, its retirement or
+ * its first bin (RELIST_MUST). */
+enum { RELIST_NONE, RELIST_BIN, RELIST_MUST };
+
 /* Relists ss for a free that found it needed (and pinned it with pending, so that the region,
  * unlocked in between, is still a span region here). */
-static void span_relist(hak_ss_t *ss)
+static void span_relist(hak_ss_t *ss, int why)
 {
   double now = hak_os_now();
-  pthread_mutex_lock(&span.lock);
+  if (why == RELIST_BIN && pthread_mutex_trylock(&span.lock) != 0) {
+    /* Only its bin is out of date, and a bin is a lower bound of the longest free run: when
+     * the list is busy this can wait for the next free, unless the region has emptied
+     * meanwhile (the free that emptied it left its retirement to this one, pending). */
+    hak_span_meta_t *m = meta(ss);
+    pthread_mutex_lock(&m->lock);
+    bool later = m->blocks != 0 || m->owner != NULL;
+    if (later) m->pending--;
+    pthread_mutex_unlock(&m->lock);
+    if (later) return;
+    pthread_mutex_lock(&span.lock);
+  } else if (why != RELIST_BIN) {
+    pthread_mutex_lock(&span.lock);
+  }
   pthread_mutex_lock(&meta(ss)->lock);
   meta(ss)->pending--;
-  bool purged, retired = relist_locked(ss, now, &purged);
+  size_t resident;
+  bool retired = relist_locked(ss, now, &resident);
   pthread_mutex_unlock(&meta(ss)->lock);
   pthread_mutex_unlock(&span.lock);
-  if (retired) hak_ss_give(ss, purged);
+  if (retired) hak_ss_give(ss, resident);
 }
 
 /* ---- allocation --------------------------------------------------------------------------- */
@@ -443,7 +474,7 @@ static void *span_switch(hak_heap_t *h, unsigned k, unsigned step, bool *zeroed)
   double now = hak_os_now();
   void *p = NULL;
   hak_ss_t *ss = NULL, *old = h->span, *retired = NULL;
-  bool purged = false;
+  size_t resident = 0;
   pthread_mutex_lock(&span.lock);
   for (unsigned b = bin_of(k); b < SPAN_BINS && !p; b++) {
     /* In a larger bin every region has the run, unless the alignment gets in the way. */
@@ -474,12 +505,12 @@ static void *span_switch(hak_heap_t *h, unsigned k, unsigned step, bool *zeroed)
     if (old) {
       pthread_mutex_lock(&meta(old)->lock);
       meta(old)->owner = NULL;
-      if (relist_locked(old, now, &purged)) retired = old;
+      if (relist_locked(old, now, &resident)) retired = old;
       pthread_mutex_unlock(&meta(old)->lock);
     }
   }
   pthread_mutex_unlock(&span.lock);
-  if (retired) hak_ss_give(retired, purged);
+  if (retired) hak_ss_give(retired, resident);
   if (!p) errno = ENOMEM;
   return p;
 }
@@ -515,8 +546,8 @@ static int block_index(hak_ss_t *ss, const void *p)
 }
 
 /* Frees units [i, i + k) of ss, under its lock; the pages they leave wholly free are dirty.
- * Returns whether the region must be relisted. */
-static bool free_run_locked(hak_ss_t *ss, unsigned i, unsigned k)
+ * Returns why the region must be relisted, if it must (RELIST_*). */
+static int free_run_locked(hak_ss_t *ss, unsigned i, unsigned k)
 {
   hak_span_meta_t *m = meta(ss);
   bits_set(m->used, i, k, false);
@@ -529,20 +560,39 @@ static bool free_run_locked(hak_ss_t *ss, unsigned i, unsigned k)
   size_t bytes = (size_t)(p1 - p0) << page_shift;
   bool look = hak_empty_resident() + bytes > ((size_t)hak_opt.EMPTY_MAX_MB << 20) / 2 &&
               hak_os_resident((char *)ss + ((size_t)p0 << page_shift), bytes, vec);
-  for (unsigned p = p0; p < p1; p++)
-    if (page_free(m, p) && (!look || (vec[p - p0] & 1))) {
-      /* a page with a block on it is never clean or dirty */
-      bits_set(m->dirty, p, 1, true);
-      d++;
+  if (!look) {
+    /* The pages inside the run are free now; the two at its ends only if their other units
+     * are.  A page with a block on it is never clean or dirty. */
+    unsigned per = (unsigned)(hak_os_page >> SPAN_UNIT_SHIFT);
+    unsigned in0 = (i + per - 1) / per, in1 = (i + k) / per;
+    if (in1 > in0) {
+      bits_set(m->dirty, in0, in1 - in0, true);
+      d += in1 - in0;
+    } else {
+      in0 = in1 = p1;
     }
+    for (unsigned p = p0; p < p1; p++) {
+      if (p == in0) p = in1; /* past the inside, counted already */
+      if (p < p1 && page_free(m, p)) {
+        bits_set(m->dirty, p, 1, true);
+        d++;
+      }
+    }
+  } else {
+    for (unsigned p = p0; p < p1; p++)
+      if (page_free(m, p) && (vec[p - p0] & 1)) {
+        bits_set(m->dirty, p, 1, true);
+        d++;
+      }
+  }
   if (d) {
     m->dirty_pages = (uint16_t)(m->dirty_pages + d);
     hak_empty_count((size_t)d << page_shift, true);
   }
-  if (d && m->on_dirty != DIRTY_NEW) return true;
-  if (m->owner) return false;
-  if (m->blocks == 0) return true;
-  return !m->bin || bin_of(run_around(m, i, k)) > m->bin - 1u;
+  if (d && m->on_dirty != DIRTY_NEW) return RELIST_MUST;
+  if (m->owner) return RELIST_NONE;
+  if (m->blocks == 0 || !m->bin) return RELIST_MUST;
+  return bin_of(run_around(m, i, k)) > m->bin - 1u ? RELIST_BIN : RELIST_NONE;
 }
 
 bool hak_span_free(hak_ss_t *ss, void *p)
@@ -557,10 +607,10 @@ bool hak_span_free(hak_ss_t *ss, void *p)
   unsigned k = block_units(m, (unsigned)i);
   bits_set(m->start, (unsigned)i, 1, false);
   m->blocks--;
-  bool relist = free_run_locked(ss, (unsigned)i, k);
-  m->pending += relist;
+  int relist = free_run_locked(ss, (unsigned)i, k);
+  m->pending += relist != RELIST_NONE;
   pthread_mutex_unlock(&m->lock);
-  if (relist) span_relist(ss);
+  if (relist) span_relist(ss, relist);
   hak_empty_enforce();
   return true;
 }
@@ -580,14 +630,15 @@ bool hak_span_resize(hak_ss_t *ss, void *p, size_t n)
   if (n > hak_span_max) return false;
   hak_span_meta_t *m = meta(ss);
   unsigned k = units_of(n);
-  bool ok = false, relist = false;
+  bool ok = false;
+  int relist = RELIST_NONE;
   pthread_mutex_lock(&m->lock);
   int i = block_index(ss, p);
   if (i >= 0) {
     unsigned have = block_units(m, (unsigned)i), end = (unsigned)i + have;
     if (k < have) { /* the tail goes back */
       relist = free_run_locked(ss, (unsigned)i + k, have - k);
-      m->pending += relist;
+      m->pending += relist != RELIST_NONE;
       ok = true;
     } else if (k == have) {
       ok = true;
@@ -601,7 +652,7 @@ bool hak_span_resize(hak_ss_t *ss, void *p, size_t n)
     }
   }
   pthread_mutex_unlock(&m->lock);
-  if (relist) span_relist(ss);
+  if (relist) span_relist(ss, relist);
   return ok;
 }
 
@@ -616,10 +667,11 @@ void hak_span_release(hak_heap_t *h)
   pthread_mutex_lock(&meta(ss)->lock);
   meta(ss)->owner = NULL;
   h->span = NULL;
-  bool purged, retired = relist_locked(ss, now, &purged);
+  size_t resident;
+  bool retired = relist_locked(ss, now, &resident);
   pthread_mutex_unlock(&meta(ss)->lock);
   pthread_mutex_unlock(&span.lock);
-  if (retired) hak_ss_give(ss, purged);
+  if (retired) hak_ss_give(ss, resident);
 }
 
 size_t hak_span_purge(double now, bool all)

@@ -7,7 +7,6 @@
 #include "options.h"
 #include "os.h"
 #include "small.h"
-#include "large.h"
 #include "span.h"
 
 /* ---- the region map ---------------------------------------------------------------------- */
@@ -65,7 +64,7 @@ static void lru_unlink(hak_ss_t *ss)
   hak_ss_list_unlink(&lru.list, ss);
   ss->listed = 0;
   lru.count--;
-  if (!ss->purged) hak_empty_count(ss_purgeable(), false);
+  hak_empty_count(ss->resident, false);
 }
 
 void hak_ss_account(long bytes, int regions)
@@ -94,6 +93,12 @@ static hak_ss_t *lru_expire_locked(double now, bool all)
   double ttl = hak_opt.SUPERSLAB_TTL_SEC;
   hak_ss_t *out = NULL;
   hak_ss_t *ss;
+  /* Past a bound the cache goes down to half of it at once, so that what leaves goes in a few
+   * calls (release_list joins neighbours), not one region per free. */
+  if (lru.count > max_count || lru.count * HAK_SS_SIZE > max_bytes) {
+    max_count /= 2;
+    max_bytes /= 2;
+  }
   while ((ss = lru.list.tail) != NULL && (all || lru.count > max_count ||
                                           lru.count * HAK_SS_SIZE > max_bytes ||
                                           now - ss->cached_at > ttl)) {
@@ -104,29 +109,51 @@ static hak_ss_t *lru_expire_locked(double now, bool all)
   return out;
 }
 
+/* Unmaps a list of cached SuperSlabs (linked through next); neighbours in memory go in one
+ * call.  A short list is sorted by address first (insertion sort: it is at most a few dozen
+ * long but after malloc_trim). */
 static size_t release_list(hak_ss_t *list)
 {
-  size_t n = 0;
+  size_t n = 0, len = 0;
+  for (hak_ss_t *ss = list; ss && len <= 64; ss = ss->next) len++;
+  if (len <= 64) {
+    hak_ss_t *sorted = NULL;
+    while (list) {
+      hak_ss_t *ss = list, **at = &sorted;
+      list = ss->next;
+      while (*at && *at < ss) at = &(*at)->next;
+      ss->next = *at;
+      *at = ss;
+    }
+    list = sorted;
+  }
   while (list) {
-    hak_ss_t *next = list->next;
-    ss_release_os(list, HAK_SS_SIZE);
-    n += HAK_SS_SIZE;
-    list = next;
+    hak_ss_t *first = list;
+    size_t run = 0;
+    do {
+      hak_region_mark(list, false);
+      run++;
+      list = list->next;
+    } while (list && (char *)list == (char *)first + run * HAK_SS_SIZE);
+    hak_os_unmap(first, run * HAK_SS_SIZE);
+    hak_ss_account(-(long)(run * HAK_SS_SIZE), -(int)run);
+    n += run * HAK_SS_SIZE;
   }
   return n;
 }
 
-void hak_ss_give(hak_ss_t *ss, bool purged)
+void hak_ss_give(hak_ss_t *ss, size_t resident)
 {
   double now = hak_os_now();
   pthread_mutex_lock(&lru.lock);
   ss->magic = 0; /* a pointer into a cached SuperSlab is nobody's block */
   ss->cached_at = now;
   ss->listed = 1;
-  ss->purged = purged;
+  ss->resident = HAK_MIN(resident, ss_purgeable());
+  ss->purged = ss->resident == 0;
   hak_ss_list_push(&lru.list, ss);
   lru.count++;
-  if (!purged) hak_empty_count(ss_purgeable(), true);
+  hak_empty_count(ss->resident, true);
   hak_ss_t *old = lru_expire_locked(now, false);
   pthread_mutex_unlock(&lru.lock);
   release_list(old);
@@ -342,17 +369,17 @@ hak_slab_t *hak_pool_take(unsigned kind, unsigned cls, hak_heap_t *heap)
   /* Another thread refilled the pool while this one mapped: the spare SuperSlab waits in the
    * LRU cache, within its bounds, rather than in the pool, where no bound or trim would see it
    * (a SuperSlab leaves the pool only when its last slab in use comes back). */
-  if (fresh) hak_ss_give(fresh, false);
+  if (fresh) hak_ss_give(fresh, ss_purgeable());
   slab_format(s, cls, heap);
   return s;
 }
 
 /* Past HAKMEM_EMPTY_MAX_MB of empty memory with its pages, the oldest gives them back now,
  * keeping its address space: cached SuperSlabs first (whole regions, one call each), then the
- * pools' dirty slabs, then the free pages of span regions, then cached large mappings, oldest
- * first in each, so that what is purged stays the older part of each list.  Called where
- * memory becomes empty: a slab going back to the pool, a SuperSlab into the cache, a span
- * freed, a large block cached. */
+ * pools' dirty slabs, then the free pages of span regions, oldest first in each, so that what
+ * is purged stays the older part of each list.  Called where memory becomes empty: a slab
+ * going back to the pool, a SuperSlab into the cache, a span freed.  (The BigCache has its
+ * own bound, HAKMEM_BIGCACHE_MAX_MB.) */
 void hak_empty_enforce(void)
 {
   size_t max = (size_t)hak_opt.EMPTY_MAX_MB << 20;
@@ -373,7 +400,6 @@ void hak_empty_enforce(void)
     pthread_mutex_unlock(&pool->lock);
   }
   hak_span_purge_over(max);
-  hak_bigcache_purge_over(max);
 }
 
 void hak_pool_give(hak_slab_t *s)
@@ -405,7 +431,7 @@ void hak_pool_give(hak_slab_t *s)
       empty_unlink(pool, &ss->slabs[i]);
   if (ss->listed) unused_unlink(pool, ss);
   pthread_mutex_unlock(&pool->lock);
-  hak_ss_give(ss, false);
+  hak_ss_give(ss, ss_purgeable());
 }
 
 /* A cached SuperSlab gives its pages back past its header and keeps its address space. */
@@ -414,7 +440,8 @@ static void lru_purge_one(hak_ss_t *ss)
   size_t n = ss_purgeable();
   if (n) hak_os_purge((char *)ss + (HAK_SS_SIZE - n), n);
   ss->purged = 1;
-  hak_empty_count(n, false);
+  hak_empty_count(ss->resident, false);
+  ss->resident = 0;
 }
 
 /* Empty SuperSlabs cached for longer than the purge delay keep their address space (a reuse

@@ -92,7 +92,10 @@ typedef struct hak_ss {
   double cached_at;          /* when it entered the LRU cache */
   size_t map_size;           /* large: bytes mapped */
   size_t block_off;          /* large: offset of the block */
-  size_t req_size;           /* large: bytes the block may hold */
+  union {
+    size_t req_size;         /* large: bytes the block may hold */
+    size_t resident;         /* in the LRU cache: bytes past the header that may hold memory */
+  };
   _Alignas(64) hak_slab_t slabs[HAK_SS_MAX_SLABS];
 } hak_ss_t;
 
@@ -188,10 +191,10 @@ void hak_pool_give(hak_slab_t *s);
 
 /* A region for a tier that formats it itself: from the LRU cache (*clean false: its pages may
  * hold old data, unless purged says they went back), else fresh from the OS (*clean true).
- * NULL (errno ENOMEM) when out of memory.  hak_ss_give puts one back in the cache; purged:
- * every page past the header (HAK_SS_HDR) reads as zero. */
+ * NULL (errno ENOMEM) when out of memory.  hak_ss_give puts one back in the cache, saying how
+ * many bytes past the header (HAK_SS_HDR) may still hold memory; 0: they all read as zero. */
 hak_ss_t *hak_ss_take(bool *clean);
-void hak_ss_give(hak_ss_t *ss, bool purged);
+void hak_ss_give(hak_ss_t *ss, size_t resident);
 
 /* Empty memory that keeps its pages, in bytes (HAKMEM_EMPTY_MAX_MB): what each tier adds and
  * takes away, and the purge of the oldest past the bound, called where memory becomes empty. */

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Test b: the BigCache's bounds in bytes and in age, the cache switched off, and the purge of
-# cached mappings' pages after the delay or past HAKMEM_EMPTY_MAX_MB (tiers_bigcache.c).
+# cached mappings' pages after the delay (tiers_bigcache.c).
 . "${top_srcdir:-../..}/tests/tiers/run.sh"
 p=$(prog tiers_bigcache)
 sub "MAX_MB=8" env HAKMEM_BIGCACHE_MAX_MB=8 $HAK_EMULATOR "$p" max 8
@@ -9,5 +9,4 @@ sub "TTL_MS=300" env HAKMEM_BIGCACHE_TTL_MS=300 HAKMEM_BIGCACHE_MAX_MB=256 $HAK_
 sub "MAX_MB=0" env HAKMEM_BIGCACHE_MAX_MB=0 $HAK_EMULATOR "$p" off
 keep="HAKMEM_BIGCACHE_MAX_MB=256 HAKMEM_BIGCACHE_TTL_MS=600000"
 sub "PURGE_MS=200" env $keep HAKMEM_SLAB_PURGE_MS=200 HAKMEM_EMPTY_MAX_MB=1024 $HAK_EMULATOR "$p" purge 200
-sub "EMPTY_MAX_MB=4" env $keep HAKMEM_SLAB_PURGE_MS=600000 HAKMEM_EMPTY_MAX_MB=4 $HAK_EMULATOR "$p" bound 4
 tt_done

@@ -5,8 +5,7 @@
  *           alloc/free (fordblks drops, fsmblks grows), and not before;
  *   off     HAKMEM_BIGCACHE_MAX_MB=0: nothing is cached, every freed block is unmapped;
  *   purge MS  HAKMEM_SLAB_PURGE_MS=MS: cached mappings give their pages back after MS (checked
- *           by the next large request) and stay cached; a hit on one reads as zero;
- *   bound MB  HAKMEM_EMPTY_MAX_MB=MB: right after the frees at most MB of them stay resident. */
+ *           by the next large request) and stay cached; a hit on one reads as zero. */
 #include "tiers.h"
 
 #define NBLK 48
@@ -144,19 +143,6 @@ static void test_purge(unsigned delay_ms)
   free(p);
 }
 
-static void test_bound(size_t max_mb)
-{
-  size_t r0 = cache_written(), r1 = rss_bytes(), freed = NPG * PGSIZE;
-  diag("RSS %.1f MiB written, %.1f right after freeing %.1f MiB into the cache; bound %zu MiB",
-       mib(r0), mib(r1), mib(freed), max_mb);
-  if (emulated())
-    skip(1, "an emulator's RSS includes its own translated code");
-  else
-    ok((long)r0 - (long)r1 >= (long)(freed - max_mb * MiB - MiB), "right after the frees at "
-       "most the bound stays resident (RSS -%.1f MiB)", mib(r0 > r1 ? r0 - r1 : 0));
-  ok(mallinfo2().fordblks >= freed / 2, "the blocks stay cached (%zu bytes)", mallinfo2().fordblks);
-}
-
 int main(int argc, char **argv)
 {
   watchdog(60);
@@ -172,11 +158,9 @@ int main(int argc, char **argv)
   } else if (argc > 2 && !strcmp(argv[1], "purge")) {
     plan(4);
     test_purge((unsigned)atoi(argv[2]));
-  } else if (argc > 2 && !strcmp(argv[1], "bound")) {
-    plan(2);
-    test_bound((size_t)atoi(argv[2]));
+
   } else {
-    bail_out("usage: tiers_bigcache max MB | ttl MS | off | purge MS | bound MB");
+    bail_out("usage: tiers_bigcache max MB | ttl MS | off | purge MS");
   }
   return exit_status();
 }

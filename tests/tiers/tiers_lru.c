@@ -1,7 +1,8 @@
 /* The LRU cache of empty SuperSlabs honours its bounds, one per mode (the wrapper sets them):
  *   count N  HAKMEM_SUPERSLAB_MAX_CACHED=N: after ~14 SuperSlabs of small blocks are freed,
- *            exactly N stay cached (ordblks) and the rest are unmapped;
- *   bytes M  HAKMEM_SUPERSLAB_MAX_MEMORY_MB=M (count bound high): M/2 SuperSlabs stay cached;
+ *            at most N stay cached (ordblks), and at least N/2 (past a bound the cache goes
+ *            down to half of it at once), and the rest are unmapped;
+ *   bytes M  HAKMEM_SUPERSLAB_MAX_MEMORY_MB=M (count bound high): M/4 to M/2 SuperSlabs stay;
  *   age S    HAKMEM_SUPERSLAB_TTL_SEC=S (other bounds high): all stay cached at first; after
  *            sleeping past S, allocator activity that needs a SuperSlab unmaps the old ones. */
 #include "tiers.h"
@@ -38,7 +39,8 @@ static void test_count(size_t n)
   struct mallinfo2 m;
   size_t emptied = fill_and_free(&m);
   ok(emptied > n, "more SuperSlabs emptied (%zu) than the cache may keep (%zu)", emptied, n);
-  ok(m.ordblks == n, "ordblks == HAKMEM_SUPERSLAB_MAX_CACHED (%zu == %zu)", m.ordblks, n);
+  ok(m.ordblks <= n && m.ordblks >= n / 2, "HAKMEM_SUPERSLAB_MAX_CACHED / 2 <= ordblks <= "
+     "HAKMEM_SUPERSLAB_MAX_CACHED (%zu, bound %zu)", m.ordblks, n);
   ok(m.hblkhd == m.ordblks * SS_SIZE, "hblkhd is the cached SuperSlabs' bytes (%zu)", m.hblkhd);
 }
 
@@ -48,7 +50,8 @@ static void test_bytes(size_t mb)
   size_t emptied = fill_and_free(&m);
   size_t want = mb * MiB / SS_SIZE;
   ok(emptied > want, "more SuperSlabs emptied (%zu) than fit in %zu MiB", emptied, mb);
-  ok(m.ordblks == want, "ordblks == %zu MiB / 2 MiB (%zu == %zu)", mb, m.ordblks, want);
+  ok(m.ordblks <= want && m.ordblks >= want / 2, "%zu MiB / 4 MiB <= ordblks <= %zu MiB / 2 MiB "
+     "(%zu, bound %zu)", mb, mb, m.ordblks, want);
   ok(m.hblkhd <= mb * MiB, "hblkhd <= %zu MiB (%zu)", mb, m.hblkhd);
 }
 
