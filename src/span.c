@@ -488,19 +488,20 @@ static void *span_switch(hak_heap_t *h, unsigned k, unsigned step, bool *zeroed)
       pthread_mutex_unlock(&meta(ss)->lock);
     }
   }
+  hak_ss_t *fresh = NULL;
   if (!p) {
     pthread_mutex_unlock(&span.lock); /* a mapping takes a while: not under the lock */
     bool clean;
-    hak_ss_t *fresh = hak_ss_take(&clean);
+    fresh = hak_ss_take(&clean);
     pthread_mutex_lock(&span.lock);
     if ((ss = fresh) != NULL) {
       region_format(ss, clean, h, now);
       pthread_mutex_lock(&meta(ss)->lock);
-      p = try_region(ss, k, step, zeroed);
+      p = try_region(ss, k, step, zeroed); /* hak_span_fits said an empty region has the run */
       pthread_mutex_unlock(&meta(ss)->lock);
     }
   }
-  if (p) {
+  if (p || fresh) { /* a fresh region is h's from its format on */
     h->span = ss;
     if (old) {
       pthread_mutex_lock(&meta(old)->lock);
@@ -554,36 +555,24 @@ static int free_run_locked(hak_ss_t *ss, unsigned i, unsigned k)
   m->free_units = (uint16_t)(m->free_units + k);
   unsigned p0, p1, d = 0;
   pages_of_units(i, k, &p0, &p1);
-  /* Far below HAKMEM_EMPTY_MAX_MB every page left free counts, held or not; near it, only those
-   * the kernel holds (one look, no TLB flush), so that pages never touched cost no purge. */
-  unsigned char vec[SPAN_MAXPAGES];
-  size_t bytes = (size_t)(p1 - p0) << page_shift;
-  bool look = hak_empty_resident() + bytes > ((size_t)hak_opt.EMPTY_MAX_MB << 20) / 2 &&
-              hak_os_resident((char *)ss + ((size_t)p0 << page_shift), bytes, vec);
-  if (!look) {
-    /* The pages inside the run are free now; the two at its ends only if their other units
-     * are.  A page with a block on it is never clean or dirty. */
-    unsigned per = (unsigned)(hak_os_page >> SPAN_UNIT_SHIFT);
-    unsigned in0 = (i + per - 1) / per, in1 = (i + k) / per;
-    if (in1 > in0) {
-      bits_set(m->dirty, in0, in1 - in0, true);
-      d += in1 - in0;
-    } else {
-      in0 = in1 = p1;
-    }
-    for (unsigned p = p0; p < p1; p++) {
-      if (p == in0) p = in1; /* past the inside, counted already */
-      if (p < p1 && page_free(m, p)) {
-        bits_set(m->dirty, p, 1, true);
-        d++;
-      }
-    }
+  /* Every page left wholly free counts, held by the kernel or not: the pages inside the run,
+   * and the two at its ends if their other units are free too (a page with a block on it is
+   * never clean or dirty).  Past HAKMEM_EMPTY_MAX_MB a look at which are held (settle_locked)
+   * drops the others, so that pages never touched cost no purge. */
+  unsigned per = (unsigned)(hak_os_page >> SPAN_UNIT_SHIFT);
+  unsigned in0 = (i + per - 1) / per, in1 = (i + k) / per;
+  if (in1 > in0) {
+    bits_set(m->dirty, in0, in1 - in0, true);
+    d += in1 - in0;
   } else {
-    for (unsigned p = p0; p < p1; p++)
-      if (page_free(m, p) && (vec[p - p0] & 1)) {
-        bits_set(m->dirty, p, 1, true);
-        d++;
-      }
+    in0 = in1 = p1;
+  }
+  for (unsigned p = p0; p < p1; p++) {
+    if (p == in0) p = in1; /* past the inside, counted already */
+    if (p < p1 && page_free(m, p)) {
+      bits_set(m->dirty, p, 1, true);
+      d++;
+    }
   }
   if (d) {
     m->dirty_pages = (uint16_t)(m->dirty_pages + d);
