@@ -287,12 +287,11 @@ void *hak_large_alloc(size_t size, size_t align, bool growing, bool *zeroed)
 {
   hak_ensure_init();
   hak_maintain();
-  if (hak_span_fits(size, align)) {
-    /* A block realloc is growing gets room for half as much again, so that its next steps
-     * stay where it is. */
-    if (growing && hak_span_fits(size + size / 2, align)) size += size / 2;
-    return hak_span_alloc(size, align, zeroed);
-  }
+  /* A block realloc is growing gets room for half as much again, so that its next steps stay
+   * where it is; one that would outgrow the L2.5 tier with it is a large block from the start,
+   * which grows by moving pages, not bytes. */
+  if (hak_span_fits(size, align) && (!growing || hak_span_fits(size + size / 2, align)))
+    return hak_span_alloc(growing ? size + size / 2 : size, align, zeroed);
   if (align > HAK_SS_SIZE / 2) {
     /* Huge alignment: the block starts its mapping, so it has no header; see hak_huge_free. */
     *zeroed = true;

@@ -7,8 +7,8 @@
 #include "superslab.h"
 
 /* A block of at least size bytes aligned to align (a power of two, or 0 for the default);
- * NULL with errno ENOMEM when it cannot be had.  growing: realloc is moving a block that grows
- * here.  *zeroed says whether it reads as zero. */
+ * NULL with errno ENOMEM when it cannot be had.  growing: realloc makes the block, or moves one
+ * that grows, here.  *zeroed says whether it reads as zero. */
 void *hak_large_alloc(size_t size, size_t align, bool growing, bool *zeroed);
 /* Frees p if it is the block of the large mapping ss; false if p is not. */
 bool hak_large_free(hak_ss_t *ss, void *p);

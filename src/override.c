@@ -72,7 +72,10 @@ void *hak_calloc(size_t count, size_t size)
 
 void *hak_realloc(void *p, size_t n)
 {
-  if (!p) return hak_alloc(n);
+  if (!p) { /* a buffer that realloc makes is likely to grow: see hak_large_alloc */
+    bool zeroed;
+    return n > HAK_SMALL_MAX ? hak_large_alloc(n, 0, true, &zeroed) : hak_alloc(n);
+  }
   if (n == 0) {
     hak_dealloc(p);
     return NULL;
