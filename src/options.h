@@ -42,7 +42,7 @@
     "megabytes of empty slabs, free spans and cached SuperSlabs that may keep their pages "     \
     "within that delay (the BigCache has its own bound); "                                       \
     "past it the oldest give theirs back at once, on the free that made memory empty")          \
-  X(BIGCACHE_MAX_MB, INT, 128, 0, 1048576,                                                       \
+  X(BIGCACHE_MAX_MB, INT, 64, 0, 1048576,                                                        \
     "megabytes of freed large blocks kept for reuse by later large requests (0: none)")         \
   X(BIGCACHE_TTL_MS, INT, 10000, 0, 86400000,                                                    \
     "milliseconds a freed large block's mapping stays cached (its pages purged after "           \

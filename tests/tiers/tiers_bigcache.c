@@ -5,7 +5,9 @@
  *           alloc/free (fordblks drops, fsmblks grows), and not before;
  *   off     HAKMEM_BIGCACHE_MAX_MB=0: nothing is cached, every freed block is unmapped;
  *   purge MS  HAKMEM_SLAB_PURGE_MS=MS: cached mappings give their pages back after MS (checked
- *           by the next large request) and stay cached; a hit on one reads as zero. */
+ *           by the next large request) and stay cached; a hit on one reads as zero;
+ *   grow     a request of 8 MiB or more with only a smaller mapping cached grows that one (a
+ *           hit) instead of mapping anew; the block is whole and writable. */
 #include "tiers.h"
 
 #define NBLK 48
@@ -143,6 +145,26 @@ static void test_purge(unsigned delay_ms)
   free(p);
 }
 
+static void test_grow(void)
+{
+  unsigned char *p = malloc(9 * MiB);
+  if (!p) bail_out("malloc of 9 MiB failed");
+  memset(p, 1, 9 * MiB);
+  free(p);
+  struct mallinfo2 m0 = mallinfo2();
+  unsigned char *q = malloc(12 * MiB);
+  struct mallinfo2 m1 = mallinfo2();
+  ok(q && m1.keepcost == m0.keepcost + 1, "malloc(12 MiB) took the cached 9 MiB mapping "
+     "(BigCache hits %zu -> %zu)", m0.keepcost, m1.keepcost);
+  ok(q && malloc_usable_size(q) >= 12 * MiB && m1.fordblks < m0.fordblks,
+     "grown to hold 12 MiB (usable %zu), and out of the cache", q ? malloc_usable_size(q) : 0);
+  if (q) memset(q, 2, 12 * MiB);
+  size_t bad = 0;
+  for (size_t i = 0; q && i < 12 * MiB; i += 4096) bad += q[i] != 2;
+  ok(q && bad == 0, "every page of it is written and read back (%zu not)", bad);
+  free(q);
+}
+
 int main(int argc, char **argv)
 {
   watchdog(60);
@@ -155,12 +177,15 @@ int main(int argc, char **argv)
   } else if (argc > 1 && !strcmp(argv[1], "off")) {
     plan(6);
     test_off();
+  } else if (argc > 1 && !strcmp(argv[1], "grow")) {
+    plan(3);
+    test_grow();
   } else if (argc > 2 && !strcmp(argv[1], "purge")) {
     plan(4);
     test_purge((unsigned)atoi(argv[2]));
 
   } else {
-    bail_out("usage: tiers_bigcache max MB | ttl MS | off | purge MS");
+    bail_out("usage: tiers_bigcache max MB | ttl MS | off | purge MS | grow");
   }
   return exit_status();
 }
