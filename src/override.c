@@ -274,7 +274,8 @@ HAK_EXPORT size_t hakmem_trim(void)
   hak_ensure_init();
   hak_heap_trim();
   if (hak_tls_heap != &hak_heap_empty) hak_span_release(hak_tls_heap);
-  return hak_pool_trim() + hak_span_purge(0, true) + hak_bigcache_trim();
+  size_t spans = hak_span_purge(0, true); /* before the pool: its kept regions go to the cache */
+  return spans + hak_pool_trim() + hak_bigcache_trim();
 }
 
 /* ---- the exported names: aliases of the bodies -------------------------------------------- */

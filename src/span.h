@@ -34,10 +34,14 @@ bool hak_span_resize(hak_ss_t *ss, void *p, size_t n);
 
 /* The calling thread no longer allocates from its region (it exits, or trims). */
 void hak_span_release(hak_heap_t *h);
-/* Purges the free pages of regions dirty for longer than HAKMEM_SLAB_PURGE_MS; all of them if
- * all.  Returns the bytes purged. */
+/* Purges the free pages of regions dirty for longer than HAKMEM_SLAB_PURGE_MS; with all
+ * (malloc_trim), every region's, and the wholly free regions kept go to the LRU cache.
+ * Returns the bytes given back. */
 size_t hak_span_purge(double now, bool all);
-/* Purges the regions dirty the longest while empty memory is over max bytes (empty_enforce). */
+/* While empty memory is over max bytes (hak_empty_enforce): look_over drops from the count the
+ * free pages the kernel does not hold (freed, never touched), which costs no purge; purge_over
+ * gives back the pages of the regions dirty the longest. */
+void hak_span_look_over(size_t max);
 void hak_span_purge_over(size_t max);
 
 void hak_span_counts(size_t *regions, size_t *blocks);

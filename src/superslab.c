@@ -375,8 +375,9 @@ hak_slab_t *hak_pool_take(unsigned kind, unsigned cls, hak_heap_t *heap)
 }
 
 /* Past HAKMEM_EMPTY_MAX_MB of empty memory with its pages, the oldest gives them back now,
- * keeping its address space: cached SuperSlabs first (whole regions, one call each), then the
- * pools' dirty slabs, then the free pages of span regions, oldest first in each, so that what
+ * keeping its address space: first the free pages of span regions that were counted but never
+ * held drop out (no purge), then cached SuperSlabs give theirs (whole regions, one call each),
+ * then the pools' dirty slabs, then the span regions' free pages, oldest first in each, so that what
  * is purged stays the older part of each list.  Called where memory becomes empty: a slab
  * going back to the pool, a SuperSlab into the cache, a span freed.  (The BigCache has its
  * own bound, HAKMEM_BIGCACHE_MAX_MB.) */
@@ -385,6 +386,7 @@ void hak_empty_enforce(void)
   size_t max = (size_t)hak_opt.EMPTY_MAX_MB << 20;
   if (atomic_load_explicit(&empty_resident, memory_order_relaxed) <= max) return;
   max /= 2; /* down to half: purges come in batches, and what is freed meanwhile is reused */
+  hak_span_look_over(max); /* first what was counted but never held */
   pthread_mutex_lock(&lru.lock);
   for (hak_ss_t *ss = lru.list.tail;
        ss && atomic_load_explicit(&empty_resident, memory_order_relaxed) > max; ss = ss->prev)
