@@ -749,7 +749,8 @@ static void partial_emptied(hak_slab_t *s)
 {
   hak_partial_t *p = &partial[s->cls];
   pthread_mutex_lock(&p->lock);
-  bool mine = s->list == HAK_LIST_PARTIAL, orphan = s->orphan;
+  bool mine = __atomic_load_n(&s->list, __ATOMIC_RELAXED) == HAK_LIST_PARTIAL; /* as above */
+  bool orphan = __atomic_load_n(&s->orphan, __ATOMIC_RELAXED);
   if (mine) {
     partial_unlink_locked(p, s);
   }
@@ -799,7 +800,10 @@ bool hak_partial_take_orphan(hak_slab_t *s, hak_heap_t *heap)
   hak_partial_t *p = &partial[s->cls];
   bool taken = false;
   pthread_mutex_lock(&p->lock);
-  if (s->list == HAK_LIST_PARTIAL && s->orphan) {
+  /* list and orphan are read atomically: the thread that adopted s first may be writing them
+   * now, outside this lock (own_push), and then s is no longer ours to take. */
+  if (__atomic_load_n(&s->list, __ATOMIC_RELAXED) == HAK_LIST_PARTIAL &&
+      __atomic_load_n(&s->orphan, __ATOMIC_RELAXED)) {
     partial_unlink_locked(p, s);
     atomic_store_explicit(&s->owner, heap, memory_order_relaxed);
     taken = true;
