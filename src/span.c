@@ -77,7 +77,6 @@ static struct {
   /* Regions with dirty pages, oldest first: [0] with pages freed since their last look, [1]
    * whose dirty pages were all found resident then (DIRTY_NEW - 1, DIRTY_SEEN - 1). */
   struct { hak_ss_t *head, *tail; } dirty[2];
-  size_t regions;
   unsigned kept;             /* wholly free regions kept binned */
 } span = {.lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP};
 
@@ -278,6 +277,13 @@ static void dirty_join(hak_ss_t *ss, unsigned list, double now)
   m->on_dirty = (uint8_t)list;
 }
 
+/* A look without the lock: is a region on either dirty list? */
+static bool any_dirty(void)
+{
+  return __atomic_load_n(&span.dirty[0].head, __ATOMIC_RELAXED) != NULL ||
+         __atomic_load_n(&span.dirty[1].head, __ATOMIC_RELAXED) != NULL;
+}
+
 /* Gives back or gives up the dirty pages of ss, under both locks.  Pages the kernel does not
  * hold (never touched since they were freed, or swapped out: hak_os_resident) cost no memory:
  * they stop counting and stop being dirty, though they are not clean either.  With purge the
@@ -334,7 +340,6 @@ static void region_retire_locked(hak_ss_t *ss, size_t *resident)
   dirty_leave(ss);
   hak_empty_count((size_t)m->dirty_pages << page_shift, false);
   LIST_UNLINK(span.all, ss, all_next, all_prev);
-  span.regions--;
 }
 
 /* A region whose membership may be out of date (see the table above): files it again.  Returns
@@ -358,6 +363,17 @@ static bool relist_locked(hak_ss_t *ss, double now, size_t *resident)
     if (longest) bin_put(ss, longest);
   }
   return false;
+}
+
+/* The thread that allocated from ss no longer does; the caller holds span.lock.  Returns true
+ * if ss was retired, as relist_locked. */
+static bool disown_locked(hak_ss_t *ss, double now, size_t *resident)
+{
+  pthread_mutex_lock(&meta(ss)->lock);
+  meta(ss)->owner = NULL;
+  bool retired = relist_locked(ss, now, resident);
+  pthread_mutex_unlock(&meta(ss)->lock);
+  return retired;
 }
 
 /* Why a free relists a region: its bin only (RELIST_BIN), or its dirty list, its retirement or
@@ -475,7 +491,6 @@ static void region_format(hak_ss_t *ss, bool clean, hak_heap_t *h, double now)
   ss->slab_shift = HAK_SS_SHIFT; /* every pointer reads slabs[0], never ACTIVE */
   ss->nslabs = 1;
   LIST_PUSH(span.all, ss, all_next, all_prev);
-  span.regions++;
   __atomic_store_n(&ss->magic, HAK_SS_MAGIC, __ATOMIC_RELEASE);
 }
 
@@ -519,12 +534,7 @@ static void *span_switch(hak_heap_t *h, unsigned k, unsigned step, bool *zeroed)
   }
   if (p || fresh) { /* a fresh region is h's from its format on */
     h->span = ss;
-    if (old) {
-      pthread_mutex_lock(&meta(old)->lock);
-      meta(old)->owner = NULL;
-      if (relist_locked(old, now, &resident)) retired = old;
-      pthread_mutex_unlock(&meta(old)->lock);
-    }
+    if (old && disown_locked(old, now, &resident)) retired = old;
   }
   pthread_mutex_unlock(&span.lock);
   if (retired) hak_ss_give(retired, resident);
@@ -668,13 +678,10 @@ void hak_span_release(hak_heap_t *h)
   hak_ss_t *ss = h->span;
   if (!ss) return;
   double now = hak_os_now();
-  pthread_mutex_lock(&span.lock);
-  pthread_mutex_lock(&meta(ss)->lock);
-  meta(ss)->owner = NULL;
-  h->span = NULL;
   size_t resident;
-  bool retired = relist_locked(ss, now, &resident);
-  pthread_mutex_unlock(&meta(ss)->lock);
+  pthread_mutex_lock(&span.lock);
+  h->span = NULL;
+  bool retired = disown_locked(ss, now, &resident);
   pthread_mutex_unlock(&span.lock);
   if (retired) hak_ss_give(ss, resident);
 }
@@ -709,9 +716,7 @@ size_t hak_span_purge(double now, bool all)
 {
   double delay = hak_opt.SLAB_PURGE_MS / 1000.0;
   size_t bytes = all ? span_trim_kept() : 0;
-  if (!__atomic_load_n(&span.dirty[0].head, __ATOMIC_RELAXED) &&
-      !__atomic_load_n(&span.dirty[1].head, __ATOMIC_RELAXED))
-    return bytes;
+  if (!any_dirty()) return bytes;
   pthread_mutex_lock(&span.lock);
   for (unsigned l = 0; l < 2; l++) {
     hak_ss_t *ss;
@@ -730,9 +735,7 @@ size_t hak_span_purge(double now, bool all)
  * rest.  Both stop once empty memory is down to max bytes. */
 static void span_settle_over(size_t max, bool purge)
 {
-  if (!__atomic_load_n(&span.dirty[0].head, __ATOMIC_RELAXED) &&
-      !__atomic_load_n(&span.dirty[1].head, __ATOMIC_RELAXED))
-    return;
+  if (!any_dirty()) return;
   double now = hak_os_now();
   pthread_mutex_lock(&span.lock);
   hak_ss_t *ss;
@@ -758,9 +761,9 @@ void hak_span_purge_over(size_t max)
 void hak_span_counts(size_t *regions, size_t *blocks)
 {
   pthread_mutex_lock(&span.lock);
-  *regions = span.regions;
-  *blocks = 0;
+  *regions = *blocks = 0;
   for (hak_ss_t *ss = span.all; ss; ss = meta(ss)->all_next) {
+    ++*regions;
     pthread_mutex_lock(&meta(ss)->lock);
     *blocks += meta(ss)->blocks;
     pthread_mutex_unlock(&meta(ss)->lock);

@@ -35,9 +35,10 @@ static struct {
 } lru = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* ---- empty memory that keeps its pages ---------------------------------------------------
- * Bytes of the pools' dirty slabs and of the cached SuperSlabs not yet purged, changed under
- * the lock of the list that holds them.  Past HAKMEM_EMPTY_MAX_MB, hak_empty_enforce purges the
- * oldest at once instead of after HAKMEM_SLAB_PURGE_MS. */
+ * Bytes of the pools' dirty slabs, of the cached SuperSlabs not yet purged and of the span
+ * regions' dirty pages (span.c), changed under the lock of what holds them.  Past
+ * HAKMEM_EMPTY_MAX_MB, hak_empty_enforce purges the oldest at once instead of after
+ * HAKMEM_SLAB_PURGE_MS. */
 static _Atomic(size_t) empty_resident;
 
 size_t hak_empty_resident(void)
@@ -77,11 +78,12 @@ void hak_ss_account(long bytes, int regions)
   pthread_mutex_unlock(&lru.lock);
 }
 
-static void ss_release_os(hak_ss_t *ss, size_t size)
+/* Unmaps size bytes at ss, which hold `regions` regions side by side, each marked in the map. */
+static void ss_release_os(hak_ss_t *ss, size_t size, unsigned regions)
 {
-  hak_region_mark(ss, false);
+  for (unsigned i = 0; i < regions; i++) hak_region_mark((char *)ss + i * HAK_SS_SIZE, false);
   hak_os_unmap(ss, size);
-  hak_ss_account(-(long)size, -1);
+  hak_ss_account(-(long)size, -(int)regions);
 }
 
 /* Takes the oldest entries out while the cache is past one of its bounds; the caller unmaps
@@ -129,14 +131,12 @@ static size_t release_list(hak_ss_t *list)
   }
   while (list) {
     hak_ss_t *first = list;
-    size_t run = 0;
+    unsigned run = 0;
     do {
-      hak_region_mark(list, false);
       run++;
       list = list->next;
     } while (list && (char *)list == (char *)first + run * HAK_SS_SIZE);
-    hak_os_unmap(first, run * HAK_SS_SIZE);
-    hak_ss_account(-(long)(run * HAK_SS_SIZE), -(int)run);
+    ss_release_os(first, run * HAK_SS_SIZE, run);
     n += run * HAK_SS_SIZE;
   }
   return n;
@@ -224,7 +224,7 @@ hak_ss_t *hak_ss_map(size_t size)
 void hak_ss_unmap(hak_ss_t *ss, size_t size)
 {
   ss->magic = 0;
-  ss_release_os(ss, size);
+  ss_release_os(ss, size, 1);
 }
 
 /* ---- the shared pool --------------------------------------------------------------------- */
@@ -377,8 +377,8 @@ hak_slab_t *hak_pool_take(unsigned kind, unsigned cls, hak_heap_t *heap)
 /* Past HAKMEM_EMPTY_MAX_MB of empty memory with its pages, the oldest gives them back now,
  * keeping its address space: first the free pages of span regions that were counted but never
  * held drop out (no purge), then cached SuperSlabs give theirs (whole regions, one call each),
- * then the pools' dirty slabs, then the span regions' free pages, oldest first in each, so that what
- * is purged stays the older part of each list.  Called where memory becomes empty: a slab
+ * then the pools' dirty slabs, then the span regions' free pages, oldest first in each, so
+ * that what is purged stays the older part of each list.  Called where memory becomes empty: a slab
  * going back to the pool, a SuperSlab into the cache, a span freed.  (The BigCache has its
  * own bound, HAKMEM_BIGCACHE_MAX_MB.) */
 void hak_empty_enforce(void)
