@@ -90,4 +90,21 @@ static inline double mib(size_t b)
   return (double)b / (double)MiB;
 }
 
+/* Two checks of a purge delay, from the RSS when freed bytes were written (r0), right after
+ * they were freed (r1), after sleeping past the delay (r2) and after one more request (r3),
+ * which applies the time bounds: within the delay less than a quarter went back, after it at
+ * least three quarters.  Skipped under an emulator, whose RSS includes its translated code. */
+static inline void check_purge_delay(size_t r0, size_t r1, size_t r2, size_t r3, size_t freed,
+                                     const char *what)
+{
+  if (emulated()) {
+    skip(2, "an emulator's RSS includes its own translated code");
+    return;
+  }
+  ok((long)r0 - (long)r1 < (long)(freed / 4), "within the delay the %s kept their pages "
+     "(RSS -%.1f MiB)", what, mib(r0 > r1 ? r0 - r1 : 0));
+  ok((long)r2 - (long)r3 >= (long)(freed * 3 / 4), "after it they gave them back (RSS -%.1f "
+     "MiB of %.1f)", mib(r2 > r3 ? r2 - r3 : 0), mib(freed));
+}
+
 #endif

@@ -126,14 +126,7 @@ static void test_purge(unsigned delay_ms)
   diag("RSS %.1f MiB written, %.1f after the frees, %.1f after %u ms, %.1f after one more "
        "request; cached %.1f then %.1f MiB", mib(r0), mib(r1), mib(r2), delay_ms * 2 + 200,
        mib(r3), mib(m1.fordblks), mib(m3.fordblks));
-  if (emulated()) {
-    skip(2, "an emulator's RSS includes its own translated code");
-  } else {
-    ok((long)r0 - (long)r1 < (long)(freed / 4), "within the delay the cached blocks kept their "
-       "pages (RSS -%.1f MiB)", mib(r0 > r1 ? r0 - r1 : 0));
-    ok((long)r2 - (long)r3 >= (long)(freed * 3 / 4), "after it they gave them back (RSS -%.1f "
-       "MiB of %.1f)", mib(r2 > r3 ? r2 - r3 : 0), mib(freed));
-  }
+  check_purge_delay(r0, r1, r2, r3, freed, "cached blocks");
   ok(m3.fordblks >= m1.fordblks, "and stayed cached, address space kept (%zu -> %zu bytes)",
      m1.fordblks, m3.fordblks);
   unsigned char *p = calloc(1, PGSIZE);
