@@ -68,7 +68,8 @@ static void *mag_none[1]; /* the bottom of every magazine of hak_heap_empty */
   {HAK_MAG_NONE_X4, HAK_MAG_NONE_X4, HAK_MAG_NONE_X4, HAK_MAG_NONE_X4, HAK_MAG_NONE_X4,          \
    HAK_MAG_NONE_X4, HAK_MAG_NONE_X4, HAK_MAG_NONE_X4, HAK_MAG_NONE_X4, HAK_MAG_NONE_X4,          \
    HAK_MAG_NONE_X4}
-hak_heap_t hak_heap_empty = {.top = HAK_MAG_NONE_ALL, .lim = HAK_MAG_NONE_ALL, .slab = HAK_NONE_ALL};
+hak_heap_t hak_heap_empty = {.top = HAK_MAG_NONE_ALL, .lim = HAK_MAG_NONE_ALL, .slab = HAK_NONE_ALL,
+                             .full_lock = PTHREAD_MUTEX_INITIALIZER};
 _Static_assert(HAK_NCLASSES == 44, "hak_heap_empty lists one none per class");
 __thread hak_heap_t *hak_tls_heap __attribute__((tls_model("initial-exec"))) = &hak_heap_empty;
 hak_keys_t hak_keys;
@@ -162,6 +163,7 @@ static hak_heap_t *heap_new(void)
     }
     if (heaps.arena) {
       h = (hak_heap_t *)heaps.arena;
+      pthread_mutex_init(&h->full_lock, NULL); /* a recycled heap's is left unlocked */
       heaps.arena += size;
       heaps.arena_left -= size;
       h->next_all = heaps.all;
@@ -217,10 +219,12 @@ static void heap_free(hak_heap_t *h)
   pthread_mutex_unlock(&heaps.lock);
 }
 
-/* fork: the heaps' lock, then every partial list's; the pool's locks come after these. */
+/* fork: the heaps' lock, every heap's full-list lock, then every partial list's; the pool's
+ * locks come after these.  (No thread holds a full-list lock and a partial list's at once.) */
 void hak_heap_lock_all(void)
 {
   pthread_mutex_lock(&heaps.lock);
+  for (hak_heap_t *h = heaps.all; h; h = h->next_all) pthread_mutex_lock(&h->full_lock);
   for (unsigned c = 0; c < HAK_NCLASSES; c++) pthread_mutex_lock(&partial[c].lock);
 }
 
@@ -228,10 +232,12 @@ void hak_heap_unlock_all(bool child)
 {
   if (child) { /* the child's copy of a lock may name a thread that does not exist there */
     hak_partial_init();
+    for (hak_heap_t *h = heaps.all; h; h = h->next_all) pthread_mutex_init(&h->full_lock, NULL);
     pthread_mutex_init(&heaps.lock, NULL);
     return;
   }
   for (unsigned c = HAK_NCLASSES; c-- > 0;) pthread_mutex_unlock(&partial[c].lock);
+  for (hak_heap_t *h = heaps.all; h; h = h->next_all) pthread_mutex_unlock(&h->full_lock);
   pthread_mutex_unlock(&heaps.lock);
 }
 
@@ -241,7 +247,8 @@ void hak_heap_unlock_all(bool child)
  * prev): owner, remote, list and orphan.  Exactly one party has charge of a slab at a time —
  * a heap, a lock, or nobody until the first free into it — and only that party writes the
  * rest.  Other threads only ever read owner, list and orphan (relaxed, as hints they recheck)
- * and push onto remote.  h is a heap; K = HAKMEM_KEPT_FULL_SLABS.
+ * and push onto remote, except that the one whose push empties a slab on a full list takes it
+ * off that list under the heap's full_lock.  h is a heap; K = HAKMEM_KEPT_FULL_SLABS.
  *
  *   state               owner        remote       list        orphan  in charge
  *   current             h            blocks|0     CUR         0       h
@@ -265,6 +272,8 @@ void hak_heap_unlock_all(bool child)
  *                                                       (acq_rel); it pushes the slab (keeper)
  *                                                       or adopts it (no keeper)
  *   warm, full  current             refill             owner := h (ends adopted)
+ *   full        EMPTY               full_emptied       a push brought the remote count up to
+ *                                                       capacity; rechecked under full_lock
  *   owned       EMPTY               hak_slab_freed,    used reaches 0: hak_pool_give
  *                                   hak_heap_trim,     (heap_give_empty: before every eighth
  *                                   heap_give_empty    pool take, its slabs others emptied)
@@ -292,8 +301,15 @@ static void heap_give_empty(hak_heap_t *h);
 /* The slabs a thread owns besides the current ones sit on two lists per class: warm (with
  * free blocks) and full (exhausted; frees by this thread move them back to warm).  Both are
  * queues: a slab joins at the tail and refill takes the head, so a warm slab has gathered
- * frees for as long as possible before it is used again (fewer refills than a stack). */
-static void own_push(hak_heap_t *h, hak_slab_t *s, uint8_t list)
+ * frees for as long as possible before it is used again (fewer refills than a stack).
+ *
+ * A slab on a full list has every block out (used == capacity, nothing listed or left to
+ * carve), so a remote free that brings its remote count up to its capacity has made it wholly
+ * free, and that thread gives it to the pool (full_emptied) instead of leaving it to an owner
+ * that may never allocate again.  So the full lists are changed, by both, under the heap's
+ * full_lock; the warm lists are the owner's alone.  count[1] is stored atomically, for
+ * slab_retire's unlocked look. */
+static void list_link(hak_heap_t *h, hak_slab_t *s, uint8_t list)
 {
   unsigned c = s->cls, l = list == HAK_LIST_FULL;
   s->next = NULL;
@@ -302,19 +318,90 @@ static void own_push(hak_heap_t *h, hak_slab_t *s, uint8_t list)
   else h->head[l][c] = s;
   h->tail[l][c] = s;
   hak_slab_set_list(s, list);
-  h->count[l][c]++;
+  __atomic_store_n(&h->count[l][c], h->count[l][c] + 1, __ATOMIC_RELAXED);
 }
 
-static void own_unlink(hak_heap_t *h, hak_slab_t *s)
+static void list_unlink(hak_heap_t *h, hak_slab_t *s)
 {
   unsigned c = s->cls, l = s->list == HAK_LIST_FULL;
   if (s->prev) s->prev->next = s->next;
   else h->head[l][c] = s->next;
   if (s->next) s->next->prev = s->prev;
   else h->tail[l][c] = s->prev;
-  h->count[l][c]--;
+  __atomic_store_n(&h->count[l][c], h->count[l][c] - 1, __ATOMIC_RELAXED);
   s->next = s->prev = NULL;
   hak_slab_set_list(s, HAK_LIST_NONE);
+}
+
+static uint32_t remote_count(hak_slab_t *s)
+{
+  uintptr_t r = atomic_load_explicit(&s->remote, memory_order_relaxed);
+  return r & HAK_REMOTE_DETACHED ? 0 : (uint32_t)(r >> HAK_REMOTE_COUNT_SHIFT);
+}
+
+/* A remote push made the count of s equal its capacity: if s is on a full list, every block of
+ * it is back, and this thread takes it off that list and gives it to the pool.  The owner is
+ * read as a hint and everything is rechecked under its lock (the owner, or another thread that
+ * got here too, may have taken s first; heaps are never unmapped).  The fence pairs with the
+ * one in full_push: either this thread sees s listed, or the owner sees this push. */
+static void full_emptied(hak_slab_t *s)
+{
+  atomic_thread_fence(memory_order_seq_cst);
+  if (__atomic_load_n(&s->list, __ATOMIC_RELAXED) != HAK_LIST_FULL) return;
+  uintptr_t o = (uintptr_t)atomic_load_explicit(&s->owner, memory_order_relaxed) & ~(uintptr_t)3;
+  hak_heap_t *h = (hak_heap_t *)o;
+  if (!h) return;
+  pthread_mutex_lock(&h->full_lock);
+  bool mine = __atomic_load_n(&s->list, __ATOMIC_RELAXED) == HAK_LIST_FULL &&
+              ((uintptr_t)atomic_load_explicit(&s->owner, memory_order_relaxed) & ~(uintptr_t)3) == o &&
+              remote_count(s) == s->capacity;
+  if (mine) list_unlink(h, s);
+  pthread_mutex_unlock(&h->full_lock);
+  if (!mine) return;
+  hak_slab_collect(s);
+  if (hak_unlikely(hak_stats_on)) hak_stats_full_emptied();
+  hak_pool_give(s);
+}
+
+/* s, every block of it out, joins h's full list; if other threads' frees have brought them all
+ * back meanwhile (they saw it on no list), it goes to the pool instead. */
+static void full_push(hak_heap_t *h, hak_slab_t *s)
+{
+  uint32_t capacity = s->capacity; /* once listed, s may be another thread's */
+  pthread_mutex_lock(&h->full_lock);
+  list_link(h, s, HAK_LIST_FULL);
+  pthread_mutex_unlock(&h->full_lock);
+  atomic_thread_fence(memory_order_seq_cst);
+  if (remote_count(s) == capacity) full_emptied(s);
+}
+
+static void own_push(hak_heap_t *h, hak_slab_t *s, uint8_t list)
+{
+  if (list == HAK_LIST_FULL) full_push(h, s);
+  else list_link(h, s, list);
+}
+
+/* s leaves h's warm or full list; the owner only, for a slab whose blocks are not all back (a
+ * full one it is sure of: one of its blocks is in its hands). */
+static void own_unlink(hak_heap_t *h, hak_slab_t *s)
+{
+  if (s->list != HAK_LIST_FULL) {
+    list_unlink(h, s);
+    return;
+  }
+  pthread_mutex_lock(&h->full_lock);
+  list_unlink(h, s);
+  pthread_mutex_unlock(&h->full_lock);
+}
+
+/* The head of h's full list of class c, taken off it; NULL if there is none. */
+static hak_slab_t *full_pop(hak_heap_t *h, unsigned c)
+{
+  pthread_mutex_lock(&h->full_lock);
+  hak_slab_t *s = h->head[1][c];
+  if (s) list_unlink(h, s);
+  pthread_mutex_unlock(&h->full_lock);
+  return s;
 }
 
 /* Moves the blocks other threads freed onto the local list: one atomic exchange takes the
@@ -436,6 +523,7 @@ void hak_free_remote(hak_slab_t *s, void *p)
     slab_adopt(h, s, p);
     return;
   }
+  uint32_t capacity = s->capacity; /* read while p holds s: after the push s may be reused */
   uintptr_t old = atomic_load_explicit(&s->remote, memory_order_relaxed), new;
   do { /* onto the list, one more in its count; over a mark, the first of a new list */
     bool mark = old & HAK_REMOTE_DETACHED;
@@ -446,6 +534,8 @@ void hak_free_remote(hak_slab_t *s, void *p)
   uint32_t listed_used = atomic_load_explicit(&s->partial_used, memory_order_relaxed);
   if (hak_unlikely(listed_used != 0) && new >> HAK_REMOTE_COUNT_SHIFT == listed_used)
     partial_emptied(s);
+  else if (hak_unlikely(new >> HAK_REMOTE_COUNT_SHIFT == capacity))
+    full_emptied(s);
   if (old & HAK_REMOTE_DETACHED) { /* this free replaced a full slab's mark: it is ours to place */
     bool keeperless = old == HAK_REMOTE_DETACHED;
     if (keeperless && can_adopt) {
@@ -489,7 +579,8 @@ static bool slab_has_blocks(hak_slab_t *s)
  * (slab_mark_full), so that the thread need not watch it. */
 static void slab_retire(hak_heap_t *h, hak_slab_t *s)
 {
-  if (h->count[1][s->cls] < (unsigned)hak_opt.KEPT_FULL_SLABS || !slab_mark_full(h, s, h))
+  if (__atomic_load_n(&h->count[1][s->cls], __ATOMIC_RELAXED) < (unsigned)hak_opt.KEPT_FULL_SLABS ||
+      !slab_mark_full(h, s, h))
     own_push(h, s, s->free ? HAK_LIST_WARM : HAK_LIST_FULL);
 }
 
@@ -504,12 +595,16 @@ static hak_slab_t *refill(hak_heap_t *h, unsigned c)
     if (slab_has_blocks(w)) next = w;
     else own_push(h, w, HAK_LIST_FULL);
   }
-  for (w = h->head[1][c]; !next && w; w = w->next) {
-    if (atomic_load_explicit(&w->remote, memory_order_relaxed)) {
-      own_unlink(h, w);
-      hak_slab_collect(w);
-      next = w;
+  if (!next && __atomic_load_n(&h->count[1][c], __ATOMIC_RELAXED)) {
+    pthread_mutex_lock(&h->full_lock);
+    for (w = h->head[1][c]; !next && w; w = w->next) {
+      if (atomic_load_explicit(&w->remote, memory_order_relaxed)) {
+        list_unlink(h, w);
+        next = w;
+      }
     }
+    pthread_mutex_unlock(&h->full_lock);
+    if (next) hak_slab_collect(next);
   }
   if (s != &hak_slab_none) slab_retire(h, s);
   while (!next && (next = hak_partial_pop(c, h)) != NULL) {
@@ -687,20 +782,36 @@ void *hak_small_alloc_slow(unsigned c, size_t n)
 }
 
 /* The slabs on h's warm and full lists that other threads' frees have made wholly free go back
- * to the pool, where any thread and class can take them. */
+ * to the pool, where any thread and class can take them; a full one that got some of its
+ * blocks back becomes warm. */
 static void heap_give_empty(hak_heap_t *h)
 {
   for (unsigned c = 0; c < HAK_NCLASSES; c++) {
-    for (unsigned l = 0; l < 2; l++) {
-      hak_slab_t *s, *next;
-      for (s = h->head[l][c]; s; s = next) {
-        next = s->next;
-        hak_slab_collect(s);
-        if (s->used == 0) {
-          own_unlink(h, s);
-          hak_pool_give(s);
-        }
+    hak_slab_t *s, *next, *back = NULL;
+    for (s = h->head[0][c]; s; s = next) {
+      next = s->next;
+      hak_slab_collect(s);
+      if (s->used == 0) {
+        list_unlink(h, s);
+        hak_pool_give(s);
       }
+    }
+    if (!__atomic_load_n(&h->count[1][c], __ATOMIC_RELAXED)) continue;
+    pthread_mutex_lock(&h->full_lock);
+    for (s = h->head[1][c]; s; s = next) {
+      next = s->next;
+      if (remote_count(s)) {
+        list_unlink(h, s);
+        s->next = back;
+        back = s;
+      }
+    }
+    pthread_mutex_unlock(&h->full_lock);
+    for (s = back; s; s = next) {
+      next = s->next;
+      hak_slab_collect(s);
+      if (s->used == 0) hak_pool_give(s);
+      else list_link(h, s, HAK_LIST_WARM);
     }
   }
 }
@@ -878,10 +989,11 @@ void hak_heap_abandon(hak_heap_t *h)
     hak_slab_t *s = h->slab[c];
     h->slab[c] = &hak_slab_none;
     if (s != &hak_slab_none) slab_abandon(h, s);
-    while ((s = h->head[0][c]) != NULL || (s = h->head[1][c]) != NULL) {
-      own_unlink(h, s);
+    while ((s = h->head[0][c]) != NULL) {
+      list_unlink(h, s);
       slab_abandon(h, s);
     }
+    while ((s = full_pop(h, c)) != NULL) slab_abandon(h, s);
   }
 }
 

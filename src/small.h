@@ -15,6 +15,7 @@
 #ifndef HAK_SMALL_H
 #define HAK_SMALL_H
 
+#include <pthread.h>
 #include <string.h>
 
 #include "free.h"
@@ -58,6 +59,9 @@ struct hak_heap {
   hak_class_stats_t stats[HAK_NCLASSES]; /* HAKMEM_STATS only */
   uint32_t refills;               /* slow-path refills, to pace hak_maintain */
   uint32_t takes;                 /* slabs taken from the pool, to pace heap_give_empty */
+  /* Guards the full lists (head, tail and count [1]): the owner changes them under it, and so
+   * does another thread whose free made one of them wholly free (full_emptied in small.c). */
+  pthread_mutex_t full_lock;
   hak_ss_t *span;                 /* the span region it allocates L2.5 blocks from (span.h) */
   hak_heap_t *next_all;           /* every heap ever made */
   hak_heap_t *next_free;          /* heaps whose thread has exited, ready for reuse */

@@ -16,7 +16,7 @@ static struct {
   _Atomic(uint64_t) large_requests, large_hits, large_bytes;
   _Atomic(uint64_t) span_requests, span_bytes;
   _Atomic(uint64_t) remote_unowned[HAK_NCLASSES]; /* remote frees by threads without a heap */
-  _Atomic(uint64_t) partial_reclaimed, partial_emptied;
+  _Atomic(uint64_t) partial_reclaimed, partial_emptied, full_emptied;
   _Atomic(uint64_t) prof[HAK_PROF_NPATHS][64];    /* log2 buckets of cycles */
   _Atomic(uint64_t) prof_total[HAK_PROF_NPATHS];
 } st;
@@ -56,6 +56,11 @@ void hak_stats_partial(bool reclaimed)
 {
   atomic_fetch_add_explicit(reclaimed ? &st.partial_reclaimed : &st.partial_emptied, 1,
                             memory_order_relaxed);
+}
+
+void hak_stats_full_emptied(void)
+{
+  atomic_fetch_add_explicit(&st.full_emptied, 1, memory_order_relaxed);
 }
 
 /* ---- output: formatted on the stack, written with write(2) ------------------------------- */
@@ -119,8 +124,10 @@ static void report_classes(void)
   hak_pool_counts(&pc);
   out("hakmem: slabs active: %zu tiny, %zu mid; regions live: %zu (SuperSlabs and large blocks), "
       "%zu empty SuperSlabs cached", pc.slabs_active[0], pc.slabs_active[1], pc.ss_live, pc.ss_cached);
-  out("hakmem: shared slabs: %lu reclaimed by a refill, %lu emptied by a remote free",
-      (unsigned long)st.partial_reclaimed, (unsigned long)st.partial_emptied);
+  out("hakmem: shared slabs: %lu reclaimed by a refill, %lu emptied by a remote free; "
+      "kept full slabs: %lu emptied by a remote free",
+      (unsigned long)st.partial_reclaimed, (unsigned long)st.partial_emptied,
+      (unsigned long)st.full_emptied);
   out("hakmem: regions mapped %zu, unmapped %zu; bytes mapped now %zu, peak %zu", pc.ss_mapped_total,
       pc.ss_unmapped_total, pc.bytes_mapped, pc.bytes_peak);
 }

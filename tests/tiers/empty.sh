@@ -1,11 +1,13 @@
 #!/bin/sh
 # Test k: HAKMEM_EMPTY_MAX_MB bounds the empty memory resident right after a burst is freed
-# (tiers_empty.c).  The purge delay, the caches' bounds and the time to live are far beyond the
-# run, so that nothing but the bound gives pages back; with a bound of 1 GiB they stay.
+# (tiers_empty.c), also when each of two idle threads' bursts is freed by the other.  The purge
+# delay, the caches' bounds and the time to live are far beyond the run, so that nothing but the
+# bound gives pages back; with a bound of 1 GiB they stay.
 . "${top_srcdir:-../..}/tests/tiers/run.sh"
 p=$(prog tiers_empty)
 keep="HAKMEM_SLAB_PURGE_MS=600000 HAKMEM_SUPERSLAB_MAX_CACHED=256 HAKMEM_SUPERSLAB_MAX_MEMORY_MB=1024
   HAKMEM_SUPERSLAB_TTL_SEC=600"
 sub "bound 8 MiB" env $keep HAKMEM_EMPTY_MAX_MB=8 $HAK_EMULATOR "$p" bounded
+sub "bound 8 MiB, freed by the other thread" env $keep HAKMEM_EMPTY_MAX_MB=8 $HAK_EMULATOR "$p" exchanged
 sub "bound 1 GiB" env $keep HAKMEM_EMPTY_MAX_MB=1024 $HAK_EMULATOR "$p" kept
 tt_done
