@@ -2,7 +2,8 @@
  * 64 bytes and a byte of every 4 KiB of each block written), then each frees the other's blocks while both stay alive,
  * and nothing else is called: a server after a spike, its workers now waiting.  Prints the RSS
  * before the bursts, at their peak, right after the last free (the threads alive and idle) and
- * after the threads have exited.
+ * after the threads have exited.  final_rss_kb repeats freed_rss_kb, the figure compare.py
+ * reports as the final RSS.
  *
  *   bench_exchange [mib_per_thread [seed]]      (default 512 MiB per thread, seed 1) */
 #include <pthread.h>
@@ -65,8 +66,8 @@ int main(int argc, char **argv)
   long exited = bench_rss_kb();
   for (int i = 0; i < NTHREADS; i++) free(blocks[i]);
   printf("bench=exchange mib_per_thread=%zu seed=%llu time_s=%.6f maxrss_kb=%ld malloc=%s "
-         "base_rss_kb=%ld peak_rss_kb=%ld freed_rss_kb=%ld exited_rss_kb=%ld\n",
+         "base_rss_kb=%ld peak_rss_kb=%ld freed_rss_kb=%ld exited_rss_kb=%ld final_rss_kb=%ld\n",
          burst_bytes >> 20, (unsigned long long)seed, t1 - t0, bench_maxrss_kb(),
-         bench_malloc_provider(), base, peak, after, exited);
+         bench_malloc_provider(), base, peak, after, exited, after);
   return 0;
 }

@@ -67,6 +67,9 @@ BENCHMARKS = [
     ("span_churn_2t", "bench_span", ["2", "20000", "65537", "1000000", "20000"],
      ["2", "5000", "65537", "1000000", "5000"],
      "2 threads, 20,000 live blocks of 64 KiB..1 MB each, 20,000 random replacements each"),
+    ("exchange", "bench_exchange", ["512", "1"], ["128", "1"],
+     "2 threads each allocate 512 MiB (16 B..64 KiB), then free the other's; final RSS is right "
+     "after the last free, both threads alive and idle"),
     ("phase", "bench_phase", ["256", "2000", "1"], ["128", "1000", "1"],
      "burst to 256 MiB (16 B..4 MiB), free all, idle 2 s, again; idle time not counted"),
 ]
