@@ -69,7 +69,7 @@ static void *mag_none[1]; /* the bottom of every magazine of hak_heap_empty */
    HAK_MAG_NONE_X4, HAK_MAG_NONE_X4, HAK_MAG_NONE_X4, HAK_MAG_NONE_X4, HAK_MAG_NONE_X4,          \
    HAK_MAG_NONE_X4}
 hak_heap_t hak_heap_empty = {.top = HAK_MAG_NONE_ALL, .lim = HAK_MAG_NONE_ALL, .slab = HAK_NONE_ALL,
-                             .full_lock = PTHREAD_MUTEX_INITIALIZER};
+                             .list_lock = PTHREAD_MUTEX_INITIALIZER};
 _Static_assert(HAK_NCLASSES == 44, "hak_heap_empty lists one none per class");
 __thread hak_heap_t *hak_tls_heap __attribute__((tls_model("initial-exec"))) = &hak_heap_empty;
 hak_keys_t hak_keys;
@@ -163,7 +163,7 @@ static hak_heap_t *heap_new(void)
     }
     if (heaps.arena) {
       h = (hak_heap_t *)heaps.arena;
-      pthread_mutex_init(&h->full_lock, NULL); /* a recycled heap's is left unlocked */
+      pthread_mutex_init(&h->list_lock, NULL); /* a recycled heap's is left unlocked */
       heaps.arena += size;
       heaps.arena_left -= size;
       h->next_all = heaps.all;
@@ -224,7 +224,7 @@ static void heap_free(hak_heap_t *h)
 void hak_heap_lock_all(void)
 {
   pthread_mutex_lock(&heaps.lock);
-  for (hak_heap_t *h = heaps.all; h; h = h->next_all) pthread_mutex_lock(&h->full_lock);
+  for (hak_heap_t *h = heaps.all; h; h = h->next_all) pthread_mutex_lock(&h->list_lock);
   for (unsigned c = 0; c < HAK_NCLASSES; c++) pthread_mutex_lock(&partial[c].lock);
 }
 
@@ -232,12 +232,12 @@ void hak_heap_unlock_all(bool child)
 {
   if (child) { /* the child's copy of a lock may name a thread that does not exist there */
     hak_partial_init();
-    for (hak_heap_t *h = heaps.all; h; h = h->next_all) pthread_mutex_init(&h->full_lock, NULL);
+    for (hak_heap_t *h = heaps.all; h; h = h->next_all) pthread_mutex_init(&h->list_lock, NULL);
     pthread_mutex_init(&heaps.lock, NULL);
     return;
   }
   for (unsigned c = HAK_NCLASSES; c-- > 0;) pthread_mutex_unlock(&partial[c].lock);
-  for (hak_heap_t *h = heaps.all; h; h = h->next_all) pthread_mutex_unlock(&h->full_lock);
+  for (hak_heap_t *h = heaps.all; h; h = h->next_all) pthread_mutex_unlock(&h->list_lock);
   pthread_mutex_unlock(&heaps.lock);
 }
 
@@ -247,8 +247,8 @@ void hak_heap_unlock_all(bool child)
  * prev): owner, remote, list and orphan.  Exactly one party has charge of a slab at a time —
  * a heap, a lock, or nobody until the first free into it — and only that party writes the
  * rest.  Other threads only ever read owner, list and orphan (relaxed, as hints they recheck)
- * and push onto remote, except that the one whose push empties a slab on a full list takes it
- * off that list under the heap's full_lock.  h is a heap; K = HAKMEM_KEPT_FULL_SLABS.
+ * and push onto remote, except that the one whose push empties a slab on its owner's warm or
+ * full list takes it off that list under the heap's list_lock.  h is a heap; K = HAKMEM_KEPT_FULL_SLABS.
  *
  *   state               owner        remote       list        orphan  in charge
  *   current             h            blocks|0     CUR         0       h
@@ -272,8 +272,8 @@ void hak_heap_unlock_all(bool child)
  *                                                       (acq_rel); it pushes the slab (keeper)
  *                                                       or adopts it (no keeper)
  *   warm, full  current             refill             owner := h (ends adopted)
- *   full        EMPTY               full_emptied       a push brought the remote count up to
- *                                                       capacity; rechecked under full_lock
+ *   warm, full  EMPTY               owned_emptied      a free brought the remote count up to
+ *                                                       listed_used; rechecked under list_lock
  *   owned       EMPTY               hak_slab_freed,    used reaches 0: hak_pool_give
  *                                   hak_heap_trim,     (heap_give_empty: before every eighth
  *                                   heap_give_empty    pool take, its slabs others emptied)
@@ -286,7 +286,7 @@ void hak_heap_unlock_all(bool child)
  *   shared      draining -> shared  hak_partial_drain  taken off whole under the lock, remote
  *               or EMPTY                               collected, the live ones put back
  *   shared      EMPTY               partial_emptied    a push brought the remote count up to
- *                                                       partial_used; rechecked under the lock
+ *                                                       listed_used; rechecked under the lock
  *
  * A push onto remote (hak_free_remote) publishes the block's link with release; the exchange
  * that takes the list (hak_slab_collect) acquires.  A thread that replaces a mark acquires
@@ -303,12 +303,16 @@ static void heap_give_empty(hak_heap_t *h);
  * queues: a slab joins at the tail and refill takes the head, so a warm slab has gathered
  * frees for as long as possible before it is used again (fewer refills than a stack).
  *
- * A slab on a full list has every block out (used == capacity, nothing listed or left to
- * carve), so a remote free that brings its remote count up to its capacity has made it wholly
- * free, and that thread gives it to the pool (full_emptied) instead of leaving it to an owner
- * that may never allocate again.  So the full lists are changed, by both, under the heap's
- * full_lock; the warm lists are the owner's alone.  count[1] is stored atomically, for
- * slab_retire's unlocked look. */
+ * A listed slab's used is published (listed_used), so that the remote free whose push brings
+ * the remote count up to it, which has made the slab wholly free, gives it to the pool
+ * (owned_emptied) instead of leaving it to an owner that may not allocate again for long.  So
+ * both lists are changed, by the owner and by such a thread, under the heap's list_lock, and
+ * count is stored atomically for unlocked looks.  The owner changes a listed slab's used
+ * outside the lock only while it holds one of its blocks (in its magazine, or being freed), and
+ * then the remote count cannot reach what is published: a slab whose count matches is in
+ * nobody's hands.  The owner publishes, then reads the count; a remote free pushes, then reads
+ * what is published; all four sequentially consistent, so that of two that meet at least one
+ * sees the other. */
 static void list_link(hak_heap_t *h, hak_slab_t *s, uint8_t list)
 {
   unsigned c = s->cls, l = list == HAK_LIST_FULL;
@@ -319,6 +323,7 @@ static void list_link(hak_heap_t *h, hak_slab_t *s, uint8_t list)
   h->tail[l][c] = s;
   hak_slab_set_list(s, list);
   __atomic_store_n(&h->count[l][c], h->count[l][c] + 1, __ATOMIC_RELAXED);
+  atomic_store_explicit(&s->listed_used, s->used, memory_order_seq_cst);
 }
 
 static void list_unlink(hak_heap_t *h, hak_slab_t *s)
@@ -331,77 +336,70 @@ static void list_unlink(hak_heap_t *h, hak_slab_t *s)
   __atomic_store_n(&h->count[l][c], h->count[l][c] - 1, __ATOMIC_RELAXED);
   s->next = s->prev = NULL;
   hak_slab_set_list(s, HAK_LIST_NONE);
+  atomic_store_explicit(&s->listed_used, 0, memory_order_relaxed);
 }
 
+/* How many blocks the remote list of s holds (0 for a mark). */
 static uint32_t remote_count(hak_slab_t *s)
 {
-  uintptr_t r = atomic_load_explicit(&s->remote, memory_order_relaxed);
+  uintptr_t r = atomic_load_explicit(&s->remote, memory_order_seq_cst);
   return r & HAK_REMOTE_DETACHED ? 0 : (uint32_t)(r >> HAK_REMOTE_COUNT_SHIFT);
 }
 
-/* A remote push made the count of s equal its capacity: if s is on a full list, every block of
- * it is back, and this thread takes it off that list and gives it to the pool.  The owner is
- * read as a hint and everything is rechecked under its lock (the owner, or another thread that
- * got here too, may have taken s first; heaps are never unmapped).  The fence pairs with the
- * one in full_push: either this thread sees s listed, or the owner sees this push. */
-static void full_emptied(hak_slab_t *s)
+/* s, off every list and in this thread's charge, has every block back on its remote list:
+ * they come home and it goes to the pool. */
+static void give_back(hak_slab_t *s)
 {
-  atomic_thread_fence(memory_order_seq_cst);
-  if (__atomic_load_n(&s->list, __ATOMIC_RELAXED) != HAK_LIST_FULL) return;
-  uintptr_t o = (uintptr_t)atomic_load_explicit(&s->owner, memory_order_relaxed) & ~(uintptr_t)3;
-  hak_heap_t *h = (hak_heap_t *)o;
-  if (!h) return;
-  pthread_mutex_lock(&h->full_lock);
-  bool mine = __atomic_load_n(&s->list, __ATOMIC_RELAXED) == HAK_LIST_FULL &&
-              ((uintptr_t)atomic_load_explicit(&s->owner, memory_order_relaxed) & ~(uintptr_t)3) == o &&
-              remote_count(s) == s->capacity;
-  if (mine) list_unlink(h, s);
-  pthread_mutex_unlock(&h->full_lock);
-  if (!mine) return;
   hak_slab_collect(s);
-  if (hak_unlikely(hak_stats_on)) hak_stats_full_emptied();
+  if (s->used != 0) hak_fatal("hakmem: block counts of the slab at %p corrupted", (void *)s->start);
   hak_pool_give(s);
 }
 
-/* s, every block of it out, joins h's full list; if other threads' frees have brought them all
- * back meanwhile (they saw it on no list), it goes to the pool instead. */
-static void full_push(hak_heap_t *h, hak_slab_t *s)
+/* Links s onto h's list (the caller holds list_lock); true if every block of it had already
+ * come back, and then it is unlinked again, for the caller to give back once unlocked. */
+static bool link_locked(hak_heap_t *h, hak_slab_t *s, uint8_t list)
 {
-  uint32_t capacity = s->capacity; /* once listed, s may be another thread's */
-  pthread_mutex_lock(&h->full_lock);
-  list_link(h, s, HAK_LIST_FULL);
-  pthread_mutex_unlock(&h->full_lock);
-  atomic_thread_fence(memory_order_seq_cst);
-  if (remote_count(s) == capacity) full_emptied(s);
+  list_link(h, s, list);
+  if (remote_count(s) != s->used) return false;
+  list_unlink(h, s);
+  return true;
 }
 
 static void own_push(hak_heap_t *h, hak_slab_t *s, uint8_t list)
 {
-  if (list == HAK_LIST_FULL) full_push(h, s);
-  else list_link(h, s, list);
+  pthread_mutex_lock(&h->list_lock);
+  bool emptied = link_locked(h, s, list);
+  pthread_mutex_unlock(&h->list_lock);
+  if (emptied) give_back(s);
 }
 
-/* s leaves h's warm or full list; the owner only, for a slab whose blocks are not all back (a
- * full one it is sure of: one of its blocks is in its hands). */
 static void own_unlink(hak_heap_t *h, hak_slab_t *s)
 {
-  if (s->list != HAK_LIST_FULL) {
-    list_unlink(h, s);
-    return;
-  }
-  pthread_mutex_lock(&h->full_lock);
+  pthread_mutex_lock(&h->list_lock);
   list_unlink(h, s);
-  pthread_mutex_unlock(&h->full_lock);
+  pthread_mutex_unlock(&h->list_lock);
 }
 
-/* The head of h's full list of class c, taken off it; NULL if there is none. */
-static hak_slab_t *full_pop(hak_heap_t *h, unsigned c)
+/* A free made the remote count of s equal what its list published: if s is still on its
+ * owner's warm or full list, every block of it is back, and this thread takes it off and gives
+ * it back.  The owner is read as a hint and all is rechecked under its lock (it, or another
+ * thread that got here too, may have taken s first; heaps are never unmapped). */
+static void owned_emptied(hak_slab_t *s)
 {
-  pthread_mutex_lock(&h->full_lock);
-  hak_slab_t *s = h->head[1][c];
-  if (s) list_unlink(h, s);
-  pthread_mutex_unlock(&h->full_lock);
-  return s;
+  uintptr_t o = (uintptr_t)atomic_load_explicit(&s->owner, memory_order_relaxed) & ~(uintptr_t)3;
+  hak_heap_t *h = (hak_heap_t *)o;
+  if (!h) return;
+  pthread_mutex_lock(&h->list_lock);
+  uint8_t l = __atomic_load_n(&s->list, __ATOMIC_RELAXED);
+  uint32_t listed = atomic_load_explicit(&s->listed_used, memory_order_seq_cst);
+  bool mine = (l == HAK_LIST_WARM || l == HAK_LIST_FULL) && listed != 0 &&
+              ((uintptr_t)atomic_load_explicit(&s->owner, memory_order_relaxed) & ~(uintptr_t)3) == o &&
+              remote_count(s) == listed;
+  if (mine) list_unlink(h, s);
+  pthread_mutex_unlock(&h->list_lock);
+  if (!mine) return;
+  if (hak_unlikely(hak_stats_on)) hak_stats_owned_emptied();
+  give_back(s);
 }
 
 /* Moves the blocks other threads freed onto the local list: one atomic exchange takes the
@@ -440,12 +438,23 @@ static void slab_push(hak_slab_t *s, void *p)
   s->free = p;
 }
 
-/* p goes onto the list of s, a slab this thread owns. */
+/* p goes onto the list of s, a slab this thread owns.  On the warm list, the new used is
+ * published; if that leaves every other block out on the remote list, s is wholly free. */
 static void slab_put_local(hak_heap_t *h, hak_slab_t *s, void *p)
 {
   bool had_none = s->free == NULL;
   slab_push(s, p);
-  if ((--s->used == 0) | had_none) hak_slab_freed(h, s);
+  uint32_t used = --s->used;
+  if (used == 0 || had_none) {
+    hak_slab_freed(h, s);
+  } else if (__atomic_load_n(&s->list, __ATOMIC_RELAXED) == HAK_LIST_WARM) {
+    /* A release store, not a sequentially consistent one (an exchange, on every such free): a
+     * remote free that meets it may miss it, and then refill or heap_give_empty finds s. */
+    atomic_store_explicit(&s->listed_used, used, memory_order_release);
+    uintptr_t r = atomic_load_explicit(&s->remote, memory_order_relaxed);
+    if (!(r & HAK_REMOTE_DETACHED) && r >> HAK_REMOTE_COUNT_SHIFT == used)
+      owned_emptied(s); /* s may be another's from the store on */
+  }
 }
 
 /* A full slab leaves the thread's lists.  With a keeper (the owning heap) it stays owned, but
@@ -523,19 +532,18 @@ void hak_free_remote(hak_slab_t *s, void *p)
     slab_adopt(h, s, p);
     return;
   }
-  uint32_t capacity = s->capacity; /* read while p holds s: after the push s may be reused */
   uintptr_t old = atomic_load_explicit(&s->remote, memory_order_relaxed), new;
   do { /* onto the list, one more in its count; over a mark, the first of a new list */
     bool mark = old & HAK_REMOTE_DETACHED;
     hak_block_link(p, mark ? NULL : HAK_REMOTE_HEAD(old));
     new = (uintptr_t)p + (mark ? HAK_REMOTE_COUNT : (old & ~(HAK_REMOTE_COUNT - 1)) + HAK_REMOTE_COUNT);
-  } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, new, memory_order_acq_rel,
+  } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, new, memory_order_seq_cst,
                                                   memory_order_relaxed));
-  uint32_t listed_used = atomic_load_explicit(&s->partial_used, memory_order_relaxed);
-  if (hak_unlikely(listed_used != 0) && new >> HAK_REMOTE_COUNT_SHIFT == listed_used)
-    partial_emptied(s);
-  else if (hak_unlikely(new >> HAK_REMOTE_COUNT_SHIFT == capacity))
-    full_emptied(s);
+  uint32_t listed_used = atomic_load_explicit(&s->listed_used, memory_order_seq_cst);
+  if (hak_unlikely(listed_used != 0) && new >> HAK_REMOTE_COUNT_SHIFT == listed_used) {
+    if (__atomic_load_n(&s->list, __ATOMIC_RELAXED) == HAK_LIST_PARTIAL) partial_emptied(s);
+    else owned_emptied(s);
+  }
   if (old & HAK_REMOTE_DETACHED) { /* this free replaced a full slab's mark: it is ours to place */
     bool keeperless = old == HAK_REMOTE_DETACHED;
     if (keeperless && can_adopt) {
@@ -562,8 +570,11 @@ void hak_slab_freed(hak_heap_t *h, hak_slab_t *s)
     if (s->list != HAK_LIST_NONE) own_unlink(h, s);
     hak_pool_give(s);
   } else if (s->list == HAK_LIST_FULL) {
-    own_unlink(h, s);
-    own_push(h, s, HAK_LIST_WARM);
+    pthread_mutex_lock(&h->list_lock);
+    list_unlink(h, s);
+    bool emptied = link_locked(h, s, HAK_LIST_WARM);
+    pthread_mutex_unlock(&h->list_lock);
+    if (emptied) give_back(s);
   }
 }
 
@@ -576,37 +587,59 @@ static bool slab_has_blocks(hak_slab_t *s)
 
 /* An exhausted slab leaves the current place: to the full list, where frees by this thread stay
  * on the fast path, or, past HAKMEM_KEPT_FULL_SLABS full slabs, out of every list, marked
- * (slab_mark_full), so that the thread need not watch it. */
+ * (slab_mark_full), so that the thread need not watch it.  The caller of retire_locked holds
+ * list_lock, and gives s back once unlocked when it returns true (every block came back). */
+static bool retire_locked(hak_heap_t *h, hak_slab_t *s)
+{
+  if (h->count[1][s->cls] >= (unsigned)hak_opt.KEPT_FULL_SLABS && slab_mark_full(h, s, h))
+    return false;
+  return link_locked(h, s, s->free ? HAK_LIST_WARM : HAK_LIST_FULL);
+}
+
 static void slab_retire(hak_heap_t *h, hak_slab_t *s)
 {
-  if (__atomic_load_n(&h->count[1][s->cls], __ATOMIC_RELAXED) < (unsigned)hak_opt.KEPT_FULL_SLABS ||
-      !slab_mark_full(h, s, h))
-    own_push(h, s, s->free ? HAK_LIST_WARM : HAK_LIST_FULL);
+  pthread_mutex_lock(&h->list_lock);
+  bool emptied = retire_locked(h, s);
+  pthread_mutex_unlock(&h->list_lock);
+  if (emptied) give_back(s);
 }
 
 /* Makes h->slab[c] a slab with a free block: the current slab, a warm one, a full one that
  * other threads freed into, a partly free slab from the shared pool, an empty or new one. */
 static hak_slab_t *refill(hak_heap_t *h, unsigned c)
 {
-  hak_slab_t *s = h->slab[c], *next = NULL, *w;
+  hak_slab_t *s = h->slab[c], *next = NULL, *w, *back = NULL;
   if (s != &hak_slab_none && slab_has_blocks(s)) return s;
-  while (!next && (w = h->head[0][c]) != NULL) {
-    own_unlink(h, w);
-    if (slab_has_blocks(w)) next = w;
-    else own_push(h, w, HAK_LIST_FULL);
-  }
-  if (!next && __atomic_load_n(&h->count[1][c], __ATOMIC_RELAXED)) {
-    pthread_mutex_lock(&h->full_lock);
-    for (w = h->head[1][c]; !next && w; w = w->next) {
-      if (atomic_load_explicit(&w->remote, memory_order_relaxed)) {
+  bool listed = __atomic_load_n(&h->count[0][c], __ATOMIC_RELAXED) |
+                __atomic_load_n(&h->count[1][c], __ATOMIC_RELAXED);
+  if (listed || s != &hak_slab_none) { /* one lock for the lists and the retired slab */
+    pthread_mutex_lock(&h->list_lock);
+    while (listed && !next && (w = h->head[0][c]) != NULL) {
+      list_unlink(h, w);
+      if (slab_has_blocks(w)) {
+        next = w;
+      } else if (link_locked(h, w, HAK_LIST_FULL)) {
+        w->next = back;
+        back = w;
+      }
+    }
+    for (w = listed ? h->head[1][c] : NULL; !next && w; w = w->next) {
+      if (remote_count(w)) {
         list_unlink(h, w);
+        hak_slab_collect(w);
         next = w;
       }
     }
-    pthread_mutex_unlock(&h->full_lock);
-    if (next) hak_slab_collect(next);
+    if (s != &hak_slab_none && retire_locked(h, s)) {
+      s->next = back;
+      back = s;
+    }
+    pthread_mutex_unlock(&h->list_lock);
+    while ((w = back) != NULL) {
+      back = w->next;
+      give_back(w);
+    }
   }
-  if (s != &hak_slab_none) slab_retire(h, s);
   while (!next && (next = hak_partial_pop(c, h)) != NULL) {
     if (hak_unlikely(hak_stats_on)) hak_stats_partial(true);
     if (!slab_has_blocks(next)) { /* defensive: a listed slab always has a block to give */
@@ -782,36 +815,39 @@ void *hak_small_alloc_slow(unsigned c, size_t n)
 }
 
 /* The slabs on h's warm and full lists that other threads' frees have made wholly free go back
- * to the pool, where any thread and class can take them; a full one that got some of its
- * blocks back becomes warm. */
+ * to the pool, where any thread and class can take them; a full one that got blocks back
+ * becomes warm.  The slabs with remote blocks are taken off first and collected after the
+ * walk, so that a slab put back is not met again. */
 static void heap_give_empty(hak_heap_t *h)
 {
   for (unsigned c = 0; c < HAK_NCLASSES; c++) {
-    hak_slab_t *s, *next, *back = NULL;
-    for (s = h->head[0][c]; s; s = next) {
-      next = s->next;
-      hak_slab_collect(s);
-      if (s->used == 0) {
-        list_unlink(h, s);
-        hak_pool_give(s);
+    if (!(__atomic_load_n(&h->count[0][c], __ATOMIC_RELAXED) |
+          __atomic_load_n(&h->count[1][c], __ATOMIC_RELAXED)))
+      continue;
+    hak_slab_t *s, *next, *moved = NULL, *back = NULL;
+    pthread_mutex_lock(&h->list_lock);
+    for (unsigned l = 0; l < 2; l++) {
+      for (s = h->head[l][c]; s; s = next) {
+        next = s->next;
+        if (remote_count(s)) {
+          list_unlink(h, s);
+          s->next = moved;
+          moved = s;
+        }
       }
     }
-    if (!__atomic_load_n(&h->count[1][c], __ATOMIC_RELAXED)) continue;
-    pthread_mutex_lock(&h->full_lock);
-    for (s = h->head[1][c]; s; s = next) {
+    for (s = moved; s; s = next) {
       next = s->next;
-      if (remote_count(s)) {
-        list_unlink(h, s);
+      hak_slab_collect(s);
+      if (s->used == 0 || link_locked(h, s, HAK_LIST_WARM)) {
         s->next = back;
         back = s;
       }
     }
-    pthread_mutex_unlock(&h->full_lock);
+    pthread_mutex_unlock(&h->list_lock);
     for (s = back; s; s = next) {
       next = s->next;
-      hak_slab_collect(s);
-      if (s->used == 0) hak_pool_give(s);
-      else list_link(h, s, HAK_LIST_WARM);
+      give_back(s);
     }
   }
 }
@@ -838,10 +874,10 @@ void hak_heap_trim(void)
 
 /* ---- the shared partial lists ----------------------------------------------------------- */
 
-/* s joins the partial list p, under p's lock, with used blocks out (partial_used). */
+/* s joins the partial list p, under p's lock, with used blocks out (listed_used). */
 static void partial_link_locked(hak_partial_t *p, hak_slab_t *s, uint32_t used)
 {
-  atomic_store_explicit(&s->partial_used, used, memory_order_relaxed);
+  atomic_store_explicit(&s->listed_used, used, memory_order_seq_cst);
   hak_slab_list_push(&p->head, s, HAK_LIST_PARTIAL);
 }
 
@@ -849,7 +885,7 @@ static void partial_link_locked(hak_partial_t *p, hak_slab_t *s, uint32_t used)
 static void partial_unlink_locked(hak_partial_t *p, hak_slab_t *s)
 {
   hak_slab_list_unlink(&p->head, s);
-  atomic_store_explicit(&s->partial_used, 0, memory_order_relaxed);
+  atomic_store_explicit(&s->listed_used, 0, memory_order_relaxed);
   __atomic_store_n(&s->orphan, 0, __ATOMIC_RELAXED);
 }
 
@@ -887,8 +923,8 @@ void hak_partial_push(hak_slab_t *s, bool orphan)
   __atomic_store_n(&s->orphan, orphan, __ATOMIC_RELAXED);
   partial_link_locked(p, s, used);
   pthread_mutex_unlock(&p->lock);
-  /* A free that came before partial_used was set saw nothing to compare with. */
-  uintptr_t r = atomic_load_explicit(&s->remote, memory_order_relaxed);
+  /* A free that came before listed_used was set saw nothing to compare with. */
+  uintptr_t r = atomic_load_explicit(&s->remote, memory_order_seq_cst);
   if (!(r & HAK_REMOTE_DETACHED) && r >> HAK_REMOTE_COUNT_SHIFT == used) partial_emptied(s);
 }
 
@@ -936,7 +972,7 @@ void hak_partial_drain(void)
     __atomic_store_n(&p->head, NULL, __ATOMIC_RELAXED);
     for (s = list; s; s = s->next) {
       hak_slab_set_list(s, HAK_LIST_NONE);
-      atomic_store_explicit(&s->partial_used, 0, memory_order_relaxed);
+      atomic_store_explicit(&s->listed_used, 0, memory_order_relaxed);
     }
     pthread_mutex_unlock(&p->lock);
     while ((s = list) != NULL) {
@@ -985,15 +1021,26 @@ void hak_heap_abandon(hak_heap_t *h)
 {
   hak_span_release(h);
   mag_flush_all(h);
+  hak_slab_t *all = NULL, *s;
+  pthread_mutex_lock(&h->list_lock); /* every listed slab off its list, under one lock */
   for (unsigned c = 0; c < HAK_NCLASSES; c++) {
-    hak_slab_t *s = h->slab[c];
+    for (unsigned l = 0; l < 2; l++) {
+      while ((s = h->head[l][c]) != NULL) {
+        list_unlink(h, s);
+        s->next = all;
+        all = s;
+      }
+    }
+  }
+  pthread_mutex_unlock(&h->list_lock);
+  for (unsigned c = 0; c < HAK_NCLASSES; c++) {
+    s = h->slab[c];
     h->slab[c] = &hak_slab_none;
     if (s != &hak_slab_none) slab_abandon(h, s);
-    while ((s = h->head[0][c]) != NULL) {
-      list_unlink(h, s);
-      slab_abandon(h, s);
-    }
-    while ((s = full_pop(h, c)) != NULL) slab_abandon(h, s);
+  }
+  while ((s = all) != NULL) {
+    all = s->next;
+    slab_abandon(h, s);
   }
 }
 

@@ -16,7 +16,7 @@ static struct {
   _Atomic(uint64_t) large_requests, large_hits, large_bytes;
   _Atomic(uint64_t) span_requests, span_bytes;
   _Atomic(uint64_t) remote_unowned[HAK_NCLASSES]; /* remote frees by threads without a heap */
-  _Atomic(uint64_t) partial_reclaimed, partial_emptied, full_emptied;
+  _Atomic(uint64_t) partial_reclaimed, partial_emptied, owned_emptied;
   _Atomic(uint64_t) prof[HAK_PROF_NPATHS][64];    /* log2 buckets of cycles */
   _Atomic(uint64_t) prof_total[HAK_PROF_NPATHS];
 } st;
@@ -58,9 +58,9 @@ void hak_stats_partial(bool reclaimed)
                             memory_order_relaxed);
 }
 
-void hak_stats_full_emptied(void)
+void hak_stats_owned_emptied(void)
 {
-  atomic_fetch_add_explicit(&st.full_emptied, 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&st.owned_emptied, 1, memory_order_relaxed);
 }
 
 /* ---- output: formatted on the stack, written with write(2) ------------------------------- */
@@ -99,7 +99,7 @@ static void report_classes(void)
     hak_class_stats_t *x = &cs[k];
     x->remote_frees += atomic_load(&st.remote_unowned[k]);
     if (!x->requests && !x->remote_frees) continue;
-    unsigned t = hak_class_kind(k) == HAK_SS_TINY ? 0 : 1;
+    unsigned t = k < HAK_TINY_CLASSES ? 0 : 1;
     tot[t][0] += x->requests, tot[t][1] += x->hits, tot[t][2] += x->refills, tot[t][3] += x->remote_frees;
     out("hakmem: %s %s %s %s %s  %s", col(a, hak_class_size[k], 8), col(b, x->requests, 12),
         col(c, x->hits, 12), col(d, x->refills, 12), col(e, x->remote_frees, 12),
@@ -125,9 +125,9 @@ static void report_classes(void)
   out("hakmem: slabs active: %zu tiny, %zu mid; regions live: %zu (SuperSlabs and large blocks), "
       "%zu empty SuperSlabs cached", pc.slabs_active[0], pc.slabs_active[1], pc.ss_live, pc.ss_cached);
   out("hakmem: shared slabs: %lu reclaimed by a refill, %lu emptied by a remote free; "
-      "kept full slabs: %lu emptied by a remote free",
+      "owned slabs: %lu emptied by a remote free",
       (unsigned long)st.partial_reclaimed, (unsigned long)st.partial_emptied,
-      (unsigned long)st.full_emptied);
+      (unsigned long)st.owned_emptied);
   out("hakmem: regions mapped %zu, unmapped %zu; bytes mapped now %zu, peak %zu", pc.ss_mapped_total,
       pc.ss_unmapped_total, pc.bytes_mapped, pc.bytes_peak);
 }

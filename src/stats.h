@@ -32,8 +32,9 @@ void hak_stats_span_alloc(size_t size);
 void hak_stats_remote_free_unowned(unsigned cls);
 /* A slab left the shared partial lists: reclaimed by a refill, or emptied by a remote free. */
 void hak_stats_partial(bool reclaimed);
-/* A slab on its owner's full list was made wholly free by a remote free, and given back. */
-void hak_stats_full_emptied(void);
+/* A slab on its owner's warm or full list was made wholly free by a remote free, and given
+ * back. */
+void hak_stats_owned_emptied(void);
 
 void hak_stats_init(void);
 /* Prints the tables; called once at exit. */

@@ -2,8 +2,9 @@
  *
  * A SuperSlab is a 2 MiB region aligned to 2 MiB.  Its header (the first HAK_SS_HDR bytes)
  * holds one hak_slab_t per slab; a pointer finds its SuperSlab by masking and its slab by a
- * shift, so blocks carry no header.  Small classes (up to 1 KiB) live in 64 KiB slabs, mid
- * classes (up to 64 KiB) in 512 KiB slabs; a SuperSlab holds slabs of one size.  A large block
+ * shift, so blocks carry no header.  Classes up to 8 KiB live in 64 KiB slabs (kind TINY), the
+ * larger mid classes (up to 64 KiB) in 512 KiB slabs (kind MID); a SuperSlab holds slabs of
+ * one size.  A large block
  * has a SuperSlab-aligned mapping of its own whose header says so (kind HAK_SS_LARGE).
  *
  * A process-wide bitmap, one bit per 2 MiB of address space, says which regions are ours, so
@@ -58,10 +59,11 @@ typedef struct hak_slab {
   _Alignas(64) _Atomic(uintptr_t) remote;
   struct hak_slab *next, *prev; /* the list that holds it */
   double empty_since;        /* when it last became EMPTY: under the pool lock */
-  /* While on a shared partial list: its used when put there (blocks out, the remote ones among
-   * them), written under the list's lock; 0 when on none.  A remote free whose push brings the
-   * remote count up to it has made the slab wholly free (hak_free_remote). */
-  _Atomic(uint32_t) partial_used;
+  /* While on a list whose holder does not watch it (its owner's warm or full list, a shared
+   * partial list): its used (blocks out, the remote ones among them), published by the holder;
+   * 0 when on none.  A remote free whose push brings the remote count up to it has made the
+   * slab wholly free, and gives it back (hak_free_remote). */
+  _Atomic(uint32_t) listed_used;
   char pad[28];
 } hak_slab_t;
 

@@ -64,9 +64,10 @@ static void test_age(unsigned sec)
   sleep_ms(sec * 1000 + 600);
   struct mallinfo2 m1 = mallinfo2();
   ok(m1.ordblks == m0.ordblks, "ages are checked only when the cache is used (%zu)", m1.ordblks);
-  /* Activity: mid blocks need a SuperSlab of the other kind, which comes from the cache. */
+  /* Activity: blocks of 32 KiB live in 512 KiB slabs, a SuperSlab of the other kind, which
+   * comes from the cache. */
   void *p[64];
-  for (unsigned i = 0; i < 64; i++) p[i] = malloc(8 * KiB);
+  for (unsigned i = 0; i < 64; i++) p[i] = malloc(32 * KiB);
   for (unsigned i = 0; i < 64; i++) free(p[i]);
   struct mallinfo2 m2 = mallinfo2();
   diag("cached %zu after the frees, %zu after sleeping, %zu after activity; fsmblks +%zu",
