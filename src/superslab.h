@@ -64,7 +64,10 @@ typedef struct hak_slab {
    * 0 when on none.  A remote free whose push brings the remote count up to it has made the
    * slab wholly free, and gives it back (hak_free_remote). */
   _Atomic(uint32_t) listed_used;
-  char pad[28];
+  /* Wholly free on its owner's list, its bytes counted as empty memory (owned_emptied in
+   * small.c); under the owner's list lock. */
+  uint8_t counted;
+  char pad[27];
 } hak_slab_t;
 
 /* EMPTY slabs are DIRTY (their pages still hold memory) until they have stayed empty for
