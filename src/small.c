@@ -468,7 +468,7 @@ static void slab_push(hak_slab_t *s, void *p)
 }
 
 /* p goes onto the list of s, a slab this thread owns.  On the warm list, the new used is
- * published; if that leaves every other block out on the remote list, s is wholly free. */
+ * published. */
 static void slab_put_local(hak_heap_t *h, hak_slab_t *s, void *p)
 {
   bool had_none = s->free == NULL;
@@ -477,12 +477,10 @@ static void slab_put_local(hak_heap_t *h, hak_slab_t *s, void *p)
   if (used == 0 || had_none) {
     hak_slab_freed(h, s);
   } else if (__atomic_load_n(&s->list, __ATOMIC_RELAXED) == HAK_LIST_WARM) {
-    /* A release store, not a sequentially consistent one (an exchange, on every such free): a
-     * remote free that meets it may miss it, and then refill or heap_give_empty finds s. */
+    /* A plain release store and no look at the remote count, which has a cache line of its
+     * own: when this free, not a remote one, returns the last block out, or a remote one
+     * meets this store and misses it, refill or heap_give_empty finds s. */
     atomic_store_explicit(&s->listed_used, used, memory_order_release);
-    uintptr_t r = atomic_load_explicit(&s->remote, memory_order_relaxed);
-    if (!(r & HAK_REMOTE_DETACHED) && r >> HAK_REMOTE_COUNT_SHIFT == used)
-      owned_emptied(s); /* s may be another's from the store on */
   }
 }
 

@@ -55,19 +55,20 @@ typedef struct hak_slab {
   uint8_t index;             /* slab index in its SuperSlab */
   uint8_t list;              /* which list holds it: HAK_LIST_* */
   uint8_t orphan;            /* on the partial list, left there by a thread that exited */
+  /* While on a list whose holder does not watch it (its owner's warm or full list, a shared
+   * partial list): its used (blocks out, the remote ones among them), published by the holder;
+   * 0 when on none.  A remote free whose push brings the remote count up to it has made the
+   * slab wholly free, and gives it back (hak_free_remote).  In the first line, which the owner
+   * writes anyway and a remote free has read already. */
+  _Atomic(uint32_t) listed_used;
   /* second line: other threads' pushes, and slow-path bookkeeping */
   _Alignas(64) _Atomic(uintptr_t) remote;
   struct hak_slab *next, *prev; /* the list that holds it */
   double empty_since;        /* when it last became EMPTY: under the pool lock */
-  /* While on a list whose holder does not watch it (its owner's warm or full list, a shared
-   * partial list): its used (blocks out, the remote ones among them), published by the holder;
-   * 0 when on none.  A remote free whose push brings the remote count up to it has made the
-   * slab wholly free, and gives it back (hak_free_remote). */
-  _Atomic(uint32_t) listed_used;
   /* Wholly free on its owner's list, its bytes counted as empty memory (owned_emptied in
    * small.c); under the owner's list lock. */
   uint8_t counted;
-  char pad[27];
+  char pad[31];
 } hak_slab_t;
 
 /* EMPTY slabs are DIRTY (their pages still hold memory) until they have stayed empty for
