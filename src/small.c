@@ -219,8 +219,8 @@ static void heap_free(hak_heap_t *h)
   pthread_mutex_unlock(&heaps.lock);
 }
 
-/* fork: the heaps' lock, every heap's full-list lock, then every partial list's; the pool's
- * locks come after these.  (No thread holds a full-list lock and a partial list's at once.) */
+/* fork: the heaps' lock, every heap's list lock, then every partial list's; the pool's locks
+ * come after these.  (No thread holds a heap's list lock and another lock at once.) */
 void hak_heap_lock_all(void)
 {
   pthread_mutex_lock(&heaps.lock);
@@ -248,7 +248,8 @@ void hak_heap_unlock_all(bool child)
  * a heap, a lock, or nobody until the first free into it — and only that party writes the
  * rest.  Other threads only ever read owner, list and orphan (relaxed, as hints they recheck)
  * and push onto remote, except that the one whose push empties a slab on its owner's warm or
- * full list takes it off that list under the heap's list_lock.  h is a heap; K = HAKMEM_KEPT_FULL_SLABS.
+ * full list takes it off that list under the heap's list_lock.  h is a heap;
+ * K = HAKMEM_KEPT_FULL_SLABS.
  *
  *   state               owner        remote       list        orphan  in charge
  *   current             h            blocks|0     CUR         0       h
@@ -315,9 +316,10 @@ static void heap_give_empty(hak_heap_t *h);
  * count is stored atomically for unlocked looks.  The owner changes a listed slab's used
  * outside the lock only while it holds one of its blocks (in its magazine, or being freed), and
  * then the remote count cannot reach what is published: a slab whose count matches is in
- * nobody's hands.  The owner publishes, then reads the count; a remote free pushes, then reads
- * what is published; all four sequentially consistent, so that of two that meet at least one
- * sees the other. */
+ * nobody's hands.  Linking a slab, the owner publishes, then reads the count; a remote free
+ * pushes, then reads what is published; all four sequentially consistent, so that of two that
+ * meet at least one sees the other.  (A later publish by the owner's own free is a release
+ * store only: one that a remote free misses leaves the slab for refill or heap_give_empty.) */
 static void list_link(hak_heap_t *h, hak_slab_t *s, uint8_t list)
 {
   unsigned c = s->cls, l = list == HAK_LIST_FULL;
@@ -401,9 +403,9 @@ static void own_unlink(hak_heap_t *h, hak_slab_t *s)
  * HAKMEM_EMPTY_MAX_MB, stays instead: its owner reuses it without a trip through the pool (a
  * producer whose consumer frees its blocks: xmalloc-test runs 20% slower when such slabs go
  * to the pool), and its bytes count as empty.  Past that, it goes, and the pool's purges keep
- * the bound (an owner that has stopped allocating).  The owner is read as a hint and all is rechecked under
- * its lock (it, or another thread that got here too, may have taken s first; heaps are never
- * unmapped).  Taking s off a list ends its count (list_unlink). */
+ * the bound (an owner that has stopped allocating).  The owner is read as a hint and all is
+ * rechecked under its lock (it, or another thread that got here too, may have taken s first;
+ * heaps are never unmapped).  Taking s off a list ends its count (list_unlink). */
 static void owned_emptied(hak_slab_t *s)
 {
   uintptr_t o = (uintptr_t)atomic_load_explicit(&s->owner, memory_order_relaxed) & ~(uintptr_t)3;
@@ -412,9 +414,9 @@ static void owned_emptied(hak_slab_t *s)
   pthread_mutex_lock(&h->list_lock);
   uint8_t l = __atomic_load_n(&s->list, __ATOMIC_RELAXED);
   uint32_t listed = atomic_load_explicit(&s->listed_used, memory_order_seq_cst);
+  uintptr_t now = (uintptr_t)atomic_load_explicit(&s->owner, memory_order_relaxed);
   bool mine = (l == HAK_LIST_WARM || l == HAK_LIST_FULL) && listed != 0 &&
-              ((uintptr_t)atomic_load_explicit(&s->owner, memory_order_relaxed) & ~(uintptr_t)3) == o &&
-              remote_count(s) == listed && !s->counted;
+              (now & ~(uintptr_t)3) == o && remote_count(s) == listed && !s->counted;
   if (mine) {
     size_t bytes = owned_bytes(s);
     if (l == HAK_LIST_FULL && hak_empty_resident() + bytes <= (size_t)hak_opt.EMPTY_MAX_MB << 19) {

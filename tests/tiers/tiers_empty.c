@@ -89,7 +89,8 @@ int main(int argc, char **argv)
        " stay resident", mib(above));
   else
     ok(above <= limit, "with HAKMEM_EMPTY_MAX_MB=8, right after the last free%s %.1f MiB above"
-       " the start (at most %.1f)", exchanged ? " by the other thread," : "", mib(above), mib(limit));
+       " the start (at most %.1f)", exchanged ? " by the other thread," : "", mib(above),
+       mib(limit));
   free(warm);
   return exit_status();
 }
