@@ -112,17 +112,36 @@ static bool bit(const uint64_t *m, unsigned i)
   return (m[i / 64] >> (i % 64)) & 1;
 }
 
+/* The bits [b, b + take) of a word, 0 < take <= 64 - b. */
+static uint64_t word_mask(unsigned b, unsigned take)
+{
+  return (take == 64 ? ~(uint64_t)0 : (((uint64_t)1 << take) - 1)) << b;
+}
+
 /* Sets (or clears) bits [i, i + n). */
 static void bits_set(uint64_t *m, unsigned i, unsigned n, bool on)
 {
   while (n) {
     unsigned b = i % 64, take = HAK_MIN(64 - b, n);
-    uint64_t mask = (take == 64 ? ~(uint64_t)0 : (((uint64_t)1 << take) - 1)) << b;
+    uint64_t mask = word_mask(b, take);
     if (on) m[i / 64] |= mask;
     else m[i / 64] &= ~mask;
     i += take;
     n -= take;
   }
+}
+
+/* How many of bits [i, i + n) are set. */
+static unsigned bits_count(const uint64_t *m, unsigned i, unsigned n)
+{
+  unsigned c = 0;
+  while (n) {
+    unsigned b = i % 64, take = HAK_MIN(64 - b, n);
+    c += (unsigned)__builtin_popcountll(m[i / 64] & word_mask(b, take));
+    i += take;
+    n -= take;
+  }
+  return c;
 }
 
 /* The first index at or after i, below end, whose bit is set (set) or clear (!set); end if
@@ -301,12 +320,14 @@ static size_t settle_locked(hak_ss_t *ss, bool purge, double now)
   bool known = lo < hi && hak_os_resident((char *)ss + ((size_t)lo << page_shift),
                                           (size_t)(hi - lo) << page_shift, vec);
   unsigned gone = 0, purged = 0;
-  for (unsigned p = lo; p < hi; p++) {
-    if (!bit(m->dirty, p)) continue;
-    if (known && !(vec[p - lo] & 1)) {
-      bits_set(m->dirty, p, 1, false);
-      gone++;
-    }
+  for (unsigned p = lo; known && p < hi;) { /* a word of pages at a time */
+    unsigned w = p / 64, end = HAK_MIN(hi, (w + 1) * 64);
+    uint64_t out = 0; /* the pages of [p, end) that the kernel does not hold */
+    for (unsigned q = p; q < end; q++) out |= (uint64_t)(~vec[q - lo] & 1) << (q % 64);
+    out &= m->dirty[w];
+    m->dirty[w] &= ~out;
+    gone += (unsigned)__builtin_popcountll(out);
+    p = end;
   }
   if (purge) {
     for (unsigned i = lo; (i = next_bit(m->dirty, i, SPAN_MAXPAGES, true)) < hi;) {
@@ -433,14 +454,10 @@ bool hak_span_fits(size_t n, size_t align)
 static void *take_run(hak_ss_t *ss, unsigned i, unsigned k, bool *zeroed)
 {
   hak_span_meta_t *m = meta(ss);
-  unsigned p0, p1, d = 0;
-  bool zero = true;
+  unsigned p0, p1;
   pages_of_units(i, k, &p0, &p1);
-  for (unsigned p = p0; p < p1; p++) {
-    if (bit(m->dirty, p)) d++;
-    else zero = zero && bit(m->clean, p);
-  }
-  zero = zero && d == 0;
+  unsigned d = bits_count(m->dirty, p0, p1 - p0);
+  bool zero = d == 0 && bits_count(m->clean, p0, p1 - p0) == p1 - p0; /* every page clean */
   bits_set(m->dirty, p0, p1 - p0, false);
   bits_set(m->clean, p0, p1 - p0, false);
   if (d) {
