@@ -329,6 +329,7 @@ static void list_link(hak_heap_t *h, hak_slab_t *s, uint8_t list)
   else h->head[l][c] = s;
   h->tail[l][c] = s;
   hak_slab_set_list(s, list);
+  atomic_store_explicit(&s->holder, h, memory_order_relaxed);
   __atomic_store_n(&h->count[l][c], h->count[l][c] + 1, __ATOMIC_RELAXED);
   atomic_store_explicit(&s->listed_used, s->used, memory_order_seq_cst);
 }
@@ -353,6 +354,7 @@ static void list_unlink(hak_heap_t *h, hak_slab_t *s)
   __atomic_store_n(&h->count[l][c], h->count[l][c] - 1, __ATOMIC_RELAXED);
   s->next = s->prev = NULL;
   hak_slab_set_list(s, HAK_LIST_NONE);
+  atomic_store_explicit(&s->holder, NULL, memory_order_relaxed);
   atomic_store_explicit(&s->listed_used, 0, memory_order_relaxed);
 }
 
@@ -403,20 +405,22 @@ static void own_unlink(hak_heap_t *h, hak_slab_t *s)
  * HAKMEM_EMPTY_MAX_MB, stays instead: its owner reuses it without a trip through the pool (a
  * producer whose consumer frees its blocks: xmalloc-test runs 20% slower when such slabs go
  * to the pool), and its bytes count as empty.  Past that, it goes, and the pool's purges keep
- * the bound (an owner that has stopped allocating).  The owner is read as a hint and all is
- * rechecked under its lock (it, or another thread that got here too, may have taken s first;
- * heaps are never unmapped).  Taking s off a list ends its count (list_unlink). */
+ * the bound (an owner that has stopped allocating).  The owner is read as a hint; under its
+ * lock, s is on its lists only if it is s's holder (it, or another thread that got here too,
+ * may have taken s first, and s may even have come back to it as its current slab; heaps are
+ * never unmapped).  Taking s off a list ends its count (list_unlink). */
 static void owned_emptied(hak_slab_t *s)
 {
   uintptr_t o = (uintptr_t)atomic_load_explicit(&s->owner, memory_order_relaxed) & ~(uintptr_t)3;
   hak_heap_t *h = (hak_heap_t *)o;
   if (!h) return;
   pthread_mutex_lock(&h->list_lock);
+  bool mine = atomic_load_explicit(&s->holder, memory_order_relaxed) == h;
   uint8_t l = __atomic_load_n(&s->list, __ATOMIC_RELAXED);
-  uint32_t listed = atomic_load_explicit(&s->listed_used, memory_order_seq_cst);
-  uintptr_t now = (uintptr_t)atomic_load_explicit(&s->owner, memory_order_relaxed);
-  bool mine = (l == HAK_LIST_WARM || l == HAK_LIST_FULL) && listed != 0 &&
-              (now & ~(uintptr_t)3) == o && remote_count(s) == listed && !s->counted;
+  if (mine) {
+    uint32_t listed = atomic_load_explicit(&s->listed_used, memory_order_seq_cst);
+    mine = listed != 0 && remote_count(s) == listed && !s->counted;
+  }
   if (mine) {
     size_t bytes = owned_bytes(s);
     if (l == HAK_LIST_FULL && hak_empty_resident() + bytes <= (size_t)hak_opt.EMPTY_MAX_MB << 19) {
@@ -908,24 +912,35 @@ static void partial_link_locked(hak_partial_t *p, hak_slab_t *s, uint32_t used)
 {
   atomic_store_explicit(&s->listed_used, used, memory_order_seq_cst);
   hak_slab_list_push(&p->head, s, HAK_LIST_PARTIAL);
+  atomic_store_explicit(&s->holder, p, memory_order_relaxed);
 }
 
 /* s leaves the partial list p, under p's lock: listed nowhere, no orphan. */
 static void partial_unlink_locked(hak_partial_t *p, hak_slab_t *s)
 {
   hak_slab_list_unlink(&p->head, s);
+  atomic_store_explicit(&s->holder, NULL, memory_order_relaxed);
   atomic_store_explicit(&s->listed_used, 0, memory_order_relaxed);
   __atomic_store_n(&s->orphan, 0, __ATOMIC_RELAXED);
 }
 
+/* The partial list that holds s, read without its lock: a hint, to be checked under it. */
+static hak_partial_t *partial_holder(hak_slab_t *s)
+{
+  void *h = atomic_load_explicit(&s->holder, memory_order_relaxed);
+  return (uintptr_t)h - (uintptr_t)partial < sizeof partial ? (hak_partial_t *)h : NULL;
+}
+
 /* Every block out of s, a slab on a partial list, is back on its remote list: s goes to the
  * pool at once, by the thread whose free (or push) made it so, not at the next housekeeping.
- * Rechecked under the lock: a thread may have taken s meanwhile, and then it is that one's. */
+ * Rechecked under the lock: s is on p only if p is its holder; a thread may have taken s
+ * meanwhile (and s may even be on another class's list by now), and then it is that one's. */
 static void partial_emptied(hak_slab_t *s)
 {
-  hak_partial_t *p = &partial[s->cls];
+  hak_partial_t *p = partial_holder(s);
+  if (!p) return;
   pthread_mutex_lock(&p->lock);
-  bool mine = __atomic_load_n(&s->list, __ATOMIC_RELAXED) == HAK_LIST_PARTIAL; /* as above */
+  bool mine = atomic_load_explicit(&s->holder, memory_order_relaxed) == p;
   bool orphan = __atomic_load_n(&s->orphan, __ATOMIC_RELAXED);
   if (mine) {
     partial_unlink_locked(p, s);
@@ -973,12 +988,14 @@ hak_slab_t *hak_partial_pop(unsigned cls, hak_heap_t *heap)
 
 bool hak_partial_take_orphan(hak_slab_t *s, hak_heap_t *heap)
 {
-  hak_partial_t *p = &partial[s->cls];
+  hak_partial_t *p = partial_holder(s);
   bool taken = false;
+  if (!p) return false;
   pthread_mutex_lock(&p->lock);
-  /* list and orphan are read atomically: the thread that adopted s first may be writing them
-   * now, outside this lock (own_push), and then s is no longer ours to take. */
-  if (__atomic_load_n(&s->list, __ATOMIC_RELAXED) == HAK_LIST_PARTIAL &&
+  /* s is on p only if p is its holder: it may have left and joined another class's list.
+   * orphan is read atomically: the thread that adopted s first may be writing it now,
+   * outside this lock (own_push), and then s is no longer ours to take. */
+  if (atomic_load_explicit(&s->holder, memory_order_relaxed) == p &&
       __atomic_load_n(&s->orphan, __ATOMIC_RELAXED)) {
     partial_unlink_locked(p, s);
     atomic_store_explicit(&s->owner, heap, memory_order_relaxed);
@@ -1001,6 +1018,7 @@ void hak_partial_drain(void)
     __atomic_store_n(&p->head, NULL, __ATOMIC_RELAXED);
     for (s = list; s; s = s->next) {
       hak_slab_set_list(s, HAK_LIST_NONE);
+      atomic_store_explicit(&s->holder, NULL, memory_order_relaxed);
       atomic_store_explicit(&s->listed_used, 0, memory_order_relaxed);
     }
     pthread_mutex_unlock(&p->lock);

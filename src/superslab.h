@@ -65,10 +65,14 @@ typedef struct hak_slab {
   _Alignas(64) _Atomic(uintptr_t) remote;
   struct hak_slab *next, *prev; /* the list that holds it */
   double empty_since;        /* when it last became EMPTY: under the pool lock */
+  /* The list that holds it, a heap (its warm or full list) or a shared partial list (small.c),
+   * written under that list's lock; NULL while on none of those.  A thread that holds the lock
+   * of a list and reads that list here knows s is on it and stays there. */
+  _Atomic(void *) holder;
   /* Wholly free on its owner's list, its bytes counted as empty memory (owned_emptied in
    * small.c); under the owner's list lock. */
   uint8_t counted;
-  char pad[31];
+  char pad[23];
 } hak_slab_t;
 
 /* EMPTY slabs are DIRTY (their pages still hold memory) until they have stayed empty for
