@@ -246,7 +246,8 @@ void hak_heap_unlock_all(bool child)
  * Four fields of an ACTIVE slab say who may touch the rest of it (free, used, carved, next,
  * prev): owner, remote, list and orphan.  Exactly one party has charge of a slab at a time —
  * a heap, a lock, or nobody until the first free into it — and only that party writes the
- * rest.  Other threads only ever read owner, list and orphan (relaxed, as hints they recheck)
+ * rest.  Other threads only ever read owner, list, orphan and holder (relaxed, as hints they
+ * recheck; holder, the list that holds the slab, is what they recheck under that list's lock)
  * and push onto remote, except that the one whose push empties a slab on its owner's warm or
  * full list takes it off that list under the heap's list_lock.  h is a heap;
  * K = HAKMEM_KEPT_FULL_SLABS.
