@@ -335,17 +335,11 @@ static void list_link(hak_heap_t *h, hak_slab_t *s, uint8_t list)
   atomic_store_explicit(&s->listed_used, s->used, memory_order_seq_cst);
 }
 
-/* The bytes a wholly free slab on an owner's list counts as empty memory. */
-static size_t owned_bytes(hak_slab_t *s)
-{
-  return (size_t)1 << hak_ss_of_slab(s)->slab_shift;
-}
-
 static void list_unlink(hak_heap_t *h, hak_slab_t *s)
 {
   if (s->counted) {
     s->counted = 0;
-    hak_empty_count(owned_bytes(s), false);
+    hak_empty_count(hak_slab_bytes(s), false);
   }
   unsigned c = s->cls, l = s->list == HAK_LIST_FULL;
   if (s->prev) s->prev->next = s->next;
@@ -423,8 +417,8 @@ static void owned_emptied(hak_slab_t *s)
     mine = listed != 0 && remote_count(s) == listed && !s->counted;
   }
   if (mine) {
-    size_t bytes = owned_bytes(s);
-    if (l == HAK_LIST_FULL && hak_empty_resident() + bytes <= (size_t)hak_opt.EMPTY_MAX_MB << 19) {
+    size_t bytes = hak_slab_bytes(s), half_bound = ((size_t)hak_opt.EMPTY_MAX_MB << 20) / 2;
+    if (l == HAK_LIST_FULL && hak_empty_resident() + bytes <= half_bound) {
       s->counted = 1;
       hak_empty_count(bytes, true);
       mine = false;
@@ -969,8 +963,7 @@ void hak_partial_push(hak_slab_t *s, bool orphan)
   partial_link_locked(p, s, used);
   pthread_mutex_unlock(&p->lock);
   /* A free that came before listed_used was set saw nothing to compare with. */
-  uintptr_t r = atomic_load_explicit(&s->remote, memory_order_seq_cst);
-  if (!(r & HAK_REMOTE_DETACHED) && r >> HAK_REMOTE_COUNT_SHIFT == used) partial_emptied(s);
+  if (remote_count(s) == used) partial_emptied(s);
 }
 
 hak_slab_t *hak_partial_pop(unsigned cls, hak_heap_t *heap)

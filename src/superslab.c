@@ -241,15 +241,10 @@ typedef struct {
 static hak_pool_t pools[HAK_SS_NKINDS] = {
     {.lock = PTHREAD_MUTEX_INITIALIZER}, {.lock = PTHREAD_MUTEX_INITIALIZER}};
 
-static size_t slab_bytes(hak_slab_t *s)
-{
-  return (size_t)1 << hak_ss_of_slab(s)->slab_shift;
-}
-
 static void empty_unlink(hak_pool_t *pool, hak_slab_t *s)
 {
   if (s->list == HAK_LIST_DIRTY) {
-    hak_empty_count(slab_bytes(s), false);
+    hak_empty_count(hak_slab_bytes(s), false);
     if (pool->dirty_tail == s) __atomic_store_n(&pool->dirty_tail, s->prev, __ATOMIC_RELAXED);
     hak_slab_list_unlink(&pool->dirty, s);
   } else {
@@ -420,7 +415,7 @@ void hak_pool_give(hak_slab_t *s)
   if (--ss->in_use > 0) {
     s->empty_since = now;
     hak_slab_list_push(&pool->dirty, s, HAK_LIST_DIRTY);
-    hak_empty_count(slab_bytes(s), true);
+    hak_empty_count(hak_slab_bytes(s), true);
     if (!pool->dirty_tail) __atomic_store_n(&pool->dirty_tail, s, __ATOMIC_RELAXED);
     pool_purge_locked(pool, now, false);
     pthread_mutex_unlock(&pool->lock);

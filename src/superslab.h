@@ -4,8 +4,8 @@
  * holds one hak_slab_t per slab; a pointer finds its SuperSlab by masking and its slab by a
  * shift, so blocks carry no header.  Classes up to 8 KiB live in 64 KiB slabs (kind TINY), the
  * larger mid classes (up to 64 KiB) in 512 KiB slabs (kind MID); a SuperSlab holds slabs of
- * one size.  A large block
- * has a SuperSlab-aligned mapping of its own whose header says so (kind HAK_SS_LARGE).
+ * one size.  A large block has a SuperSlab-aligned mapping of its own whose header says so
+ * (kind HAK_SS_LARGE).
  *
  * A process-wide bitmap, one bit per 2 MiB of address space, says which regions are ours, so
  * that a foreign or wild pointer is reported and never followed. */
@@ -123,6 +123,11 @@ HAK_INLINE hak_slab_t *hak_slab_of(hak_ss_t *ss, const void *p)
 HAK_INLINE hak_ss_t *hak_ss_of_slab(hak_slab_t *s)
 {
   return (hak_ss_t *)((uintptr_t)s & ~(uintptr_t)HAK_SS_MASK);
+}
+/* The bytes a slab spans, as empty memory counts them (slab 0's header included). */
+HAK_INLINE size_t hak_slab_bytes(hak_slab_t *s)
+{
+  return (size_t)1 << hak_ss_of_slab(s)->slab_shift;
 }
 
 /* A doubly linked list of SuperSlabs, newest at the head: the LRU cache, the BigCache buckets
