@@ -130,6 +130,8 @@ static void report_classes(void)
       (unsigned long)st.owned_emptied);
   out("hakmem: regions mapped %zu, unmapped %zu; bytes mapped now %zu, peak %zu", pc.ss_mapped_total,
       pc.ss_unmapped_total, pc.bytes_mapped, pc.bytes_peak);
+  out("hakmem: empty memory counted against HAKMEM_EMPTY_MAX_MB: now %zu bytes, peak %zu",
+      hak_empty_resident(), hak_empty_peak());
 }
 
 static void report_profile(void)

@@ -39,17 +39,30 @@ static struct {
  * regions' dirty pages (span.c), changed under the lock of what holds them.  Past
  * HAKMEM_EMPTY_MAX_MB, hak_empty_enforce purges the oldest at once instead of after
  * HAKMEM_SLAB_PURGE_MS. */
-static _Atomic(size_t) empty_resident;
+static _Atomic(size_t) empty_resident, empty_peak;
 
 size_t hak_empty_resident(void)
 {
   return atomic_load_explicit(&empty_resident, memory_order_relaxed);
 }
 
+size_t hak_empty_peak(void)
+{
+  return atomic_load_explicit(&empty_peak, memory_order_relaxed);
+}
+
 void hak_empty_count(size_t bytes, bool add)
 {
-  if (add) atomic_fetch_add_explicit(&empty_resident, bytes, memory_order_relaxed);
-  else atomic_fetch_sub_explicit(&empty_resident, bytes, memory_order_relaxed);
+  if (!add) {
+    atomic_fetch_sub_explicit(&empty_resident, bytes, memory_order_relaxed);
+    return;
+  }
+  size_t now = atomic_fetch_add_explicit(&empty_resident, bytes, memory_order_relaxed) + bytes;
+  size_t peak = atomic_load_explicit(&empty_peak, memory_order_relaxed);
+  while (now > peak && !atomic_compare_exchange_weak_explicit(&empty_peak, &peak, now,
+                                                              memory_order_relaxed,
+                                                              memory_order_relaxed)) {
+  }
 }
 
 static void lru_purge_one(hak_ss_t *ss);

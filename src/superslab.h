@@ -215,6 +215,7 @@ void hak_ss_give(hak_ss_t *ss, size_t resident);
  * takes away, and the purge of the oldest past the bound, called where memory becomes empty. */
 void hak_empty_count(size_t bytes, bool add);
 size_t hak_empty_resident(void);
+size_t hak_empty_peak(void); /* the most it has been */
 void hak_empty_enforce(void);
 
 /* A fresh (zeroed) SuperSlab-aligned region of size bytes (a multiple of the page), marked as

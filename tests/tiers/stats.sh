@@ -1,7 +1,8 @@
 #!/bin/sh
 # Test i: HAKMEM_STATS=1 writes the per-class table (to HAKMEM_STATS_FILE when set): a row per
-# class the probe used, with at least its number of requests, the tier totals, the large line
-# and the region counts; HAKMEM_PROFILE=1 prints the slow-path profile; neither set, nothing.
+# class the probe used, with at least its number of requests, the tier totals, the large line,
+# the region counts and the empty memory counted against its bound; HAKMEM_PROFILE=1 prints the
+# slow-path profile; neither set, nothing.
 . "${top_srcdir:-../..}/tests/tiers/run.sh"
 p=$(prog tiers_stats_probe)
 out=$tt_tmp/stdout
@@ -37,6 +38,10 @@ n=$(sed -n 's/^hakmem: L2.5: \([0-9]*\) requests.*/\1/p' "$file")
 tt_ok $? "the L2.5 line counts ${n:-no} requests, at least 3"
 grep -q '^hakmem: regions mapped [0-9]*, unmapped [0-9]*; bytes mapped now [0-9]*, peak [0-9]*' "$file"
 tt_ok $? "region and byte counts"
+now=$(sed -n 's/^hakmem: empty memory counted against HAKMEM_EMPTY_MAX_MB: now \([0-9]*\) bytes, peak \([0-9]*\)$/\1 \2/p' "$file")
+set -- $now
+[ $# -eq 2 ] && [ "$1" -le "$2" ]
+tt_ok $? "empty memory now and at its peak: ${now:-no line}"
 if [ $tt_fail -ne 0 ] && [ -f "$file" ]; then sed 's/^/# /' "$file"; fi
 
 env HAKMEM_STATS=1 $HAK_EMULATOR "$p" >"$out" 2>"$err"
