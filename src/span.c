@@ -60,6 +60,10 @@ typedef struct hak_span_meta {
   uint16_t blocks;
   uint16_t pending;        /* frees that dropped its lock to relist it: it is not retired */
   uint8_t kept;            /* wholly free and kept, one of span.kept (SPAN_KEEP_EMPTY) */
+  /* The longest free run in units, or while !longest_exact a bound above it (a run was taken
+   * since it was last measured): a free only raises it, a look at the bitmap makes it exact. */
+  uint8_t longest_exact;
+  uint16_t longest;
   uint64_t used[SPAN_WORDS];  /* units in blocks, and the header's */
   uint64_t start[SPAN_WORDS]; /* units that start a block */
   uint64_t clean[SPAN_MAXPAGES / 64]; /* pages that read as zero: wholly free */
@@ -170,15 +174,19 @@ static int find_run(const hak_span_meta_t *m, unsigned k, unsigned step)
   }
 }
 
-/* The longest free run, in units. */
-static unsigned longest_run(const hak_span_meta_t *m)
+/* The longest free run, in units: measured only when a run has been taken since the last
+ * time (longest_exact), as a free can only raise it. */
+static unsigned longest_run(hak_span_meta_t *m)
 {
+  if (m->longest_exact) return m->longest;
   unsigned best = 0;
   for (unsigned i = 0; (i = next_bit(m->used, i, SPAN_UNITS, false)) < SPAN_UNITS;) {
     unsigned o = next_bit(m->used, i, SPAN_UNITS, true);
     best = HAK_MAX(best, o - i);
     i = o;
   }
+  m->longest = (uint16_t)best;
+  m->longest_exact = 1;
   return best;
 }
 
@@ -200,11 +208,13 @@ static unsigned run_around(const hak_span_meta_t *m, unsigned i, unsigned n)
   return next_bit(m->used, i + n, SPAN_UNITS, true) - prev_bit_end(m->used, i);
 }
 
-/* The length of the block that starts at unit i: up to the next start or the next free unit. */
+/* The length of the block that starts at unit i: up to the next free unit or, before it, the
+ * next start. */
 static unsigned block_units(const hak_span_meta_t *m, unsigned i)
 {
-  return HAK_MIN(next_bit(m->start, i + 1, SPAN_UNITS, true),
-                 next_bit(m->used, i, SPAN_UNITS, false)) - i;
+  unsigned free_at = next_bit(m->used, i, SPAN_UNITS, false);
+  unsigned words_end = (unsigned)hak_align_up(free_at, 64); /* no look past the free unit's word */
+  return HAK_MIN(next_bit(m->start, i + 1, words_end, true), free_at) - i;
 }
 
 static unsigned bin_of(unsigned units)
@@ -317,7 +327,7 @@ static size_t settle_locked(hak_ss_t *ss, bool purge, double now)
     hi = i;
   }
   unsigned char vec[SPAN_MAXPAGES];
-  bool known = lo < hi && hak_os_resident((char *)ss + ((size_t)lo << page_shift),
+  bool known = !purge && lo < hi && hak_os_resident((char *)ss + ((size_t)lo << page_shift),
                                           (size_t)(hi - lo) << page_shift, vec);
   unsigned gone = 0, purged = 0;
   for (unsigned p = lo; known && p < hi;) { /* a word of pages at a time */
@@ -466,6 +476,7 @@ static void *take_run(hak_ss_t *ss, unsigned i, unsigned k, bool *zeroed)
   }
   bits_set(m->used, i, k, true);
   bits_set(m->start, i, 1, true);
+  m->longest_exact = 0; /* longest stays a bound above it */
   m->free_units = (uint16_t)(m->free_units - k);
   m->blocks++;
   *zeroed = zero;
@@ -476,8 +487,9 @@ static void *take_run(hak_ss_t *ss, unsigned i, unsigned k, bool *zeroed)
 static void *try_region(hak_ss_t *ss, unsigned k, unsigned step, bool *zeroed)
 {
   hak_span_meta_t *m = meta(ss);
-  if (m->free_units < k) return NULL;
+  if (m->free_units < k || m->longest < k) return NULL;
   int i = find_run(m, k, step);
+  if (i < 0 && step == 1) m->longest = (uint16_t)(k - 1); /* no run of k: a closer bound */
   return i < 0 ? NULL : take_run(ss, (unsigned)i, k, zeroed);
 }
 
@@ -490,7 +502,8 @@ static void region_format(hak_ss_t *ss, bool clean, hak_heap_t *h, double now)
   hak_span_meta_t *m = meta(ss);
   lock_init(&m->lock);
   bits_set(m->used, 0, first_unit, true);
-  m->free_units = (uint16_t)(SPAN_UNITS - first_unit);
+  m->free_units = m->longest = (uint16_t)(SPAN_UNITS - first_unit);
+  m->longest_exact = 1;
   /* Page 0 holds the header.  The rest of a fresh region is clean; a cached one that was purged
    * kept its header pages (HAK_SS_HDR), which may hold old data: dirty; one that was not purged
    * kept them all. */
@@ -596,6 +609,11 @@ static int free_run_locked(hak_ss_t *ss, unsigned i, unsigned k)
   hak_span_meta_t *m = meta(ss);
   bits_set(m->used, i, k, false);
   m->free_units = (uint16_t)(m->free_units + k);
+  unsigned around = run_around(m, i, k);
+  if (around >= m->longest) { /* a bound no higher than a run there is: exact */
+    m->longest = (uint16_t)around;
+    m->longest_exact = 1;
+  }
   unsigned p0, p1, d = 0;
   pages_of_units(i, k, &p0, &p1);
   /* Every page left wholly free counts, held by the kernel or not: the pages inside the run,
@@ -624,7 +642,7 @@ static int free_run_locked(hak_ss_t *ss, unsigned i, unsigned k)
   if (d && m->on_dirty != DIRTY_NEW) return RELIST_MUST;
   if (m->owner) return RELIST_NONE;
   if (m->blocks == 0 || !m->bin) return RELIST_MUST;
-  return bin_of(run_around(m, i, k)) > m->bin - 1u ? RELIST_BIN : RELIST_NONE;
+  return bin_of(around) > m->bin - 1u ? RELIST_BIN : RELIST_NONE;
 }
 
 bool hak_span_free(hak_ss_t *ss, void *p)
