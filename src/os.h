@@ -20,9 +20,6 @@ void *hak_os_map_aligned(size_t size, size_t align);
 void hak_os_unmap(void *addr, size_t size);
 /* Keeps the addresses but lets the kernel take the pages back; they read as zero later. */
 void hak_os_purge(void *addr, size_t size);
-/* Which pages of [addr, addr + size) the kernel holds in memory (mincore): vec gets one byte
- * per page, bit 0 set for a resident one.  False if it cannot tell. */
-bool hak_os_resident(const void *addr, size_t size, unsigned char *vec);
 /* Faults the pages in now (MADV_POPULATE_WRITE); quietly does nothing on older kernels. */
 void hak_os_populate(void *addr, size_t size);
 /* Moves a mapping to a larger size at a given address (mremap MREMAP_FIXED); false if not. */

@@ -106,15 +106,6 @@ void hak_os_purge(void *addr, size_t size)
   errno = e;
 }
 
-bool hak_os_resident(const void *addr, size_t size, unsigned char *vec)
-{
-  HAK_CHECK_PAGED(addr, size);
-  int e = errno;
-  bool ok = mincore((void *)addr, size, vec) == 0;
-  errno = e;
-  return ok;
-}
-
 void hak_os_populate(void *addr, size_t size)
 {
   HAK_CHECK_PAGED(addr, size);

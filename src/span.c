@@ -55,7 +55,7 @@ typedef struct hak_span_meta {
   hak_ss_t *dirty_next, *dirty_prev;
   double dirty_at;         /* when it joined the dirty list */
   uint8_t bin;             /* 1 + its bin while on one, else 0 */
-  uint8_t on_dirty;        /* on a dirty list: DIRTY_NEW or DIRTY_SEEN, else 0 */
+  uint8_t on_dirty;        /* on the dirty list */
   uint16_t free_units, dirty_pages;
   uint16_t blocks;
   uint16_t pending;        /* frees that dropped its lock to relist it: it is not retired */
@@ -78,9 +78,7 @@ static struct {
   pthread_mutex_t lock;
   hak_ss_t *all;             /* every span region */
   hak_ss_t *bin[SPAN_BINS];  /* unowned regions with room, by their longest free run */
-  /* Regions with dirty pages, oldest first: [0] with pages freed since their last look, [1]
-   * whose dirty pages were all found resident then (DIRTY_NEW - 1, DIRTY_SEEN - 1). */
-  struct { hak_ss_t *head, *tail; } dirty[2];
+  struct { hak_ss_t *head, *tail; } dirty; /* regions with dirty pages, oldest first */
   unsigned kept;             /* wholly free regions kept binned */
 } span = {.lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP};
 
@@ -270,103 +268,73 @@ static void bin_take(hak_ss_t *ss)
   m->bin = 0;
 }
 
-enum { DIRTY_NEW = 1, DIRTY_SEEN = 2 };
-
-/* Takes ss off its dirty list (it must be on one) and leaves on_dirty as it was. */
-static void dirty_leave_keep(hak_ss_t *ss)
-{
-  hak_span_meta_t *m = meta(ss);
-  __typeof__(span.dirty[0]) *l = &span.dirty[m->on_dirty - 1];
-  if (l->tail == ss) l->tail = m->dirty_prev;
-  if (m->dirty_prev) meta(m->dirty_prev)->dirty_next = m->dirty_next;
-  else __atomic_store_n(&l->head, m->dirty_next, __ATOMIC_RELAXED);
-  if (m->dirty_next) meta(m->dirty_next)->dirty_prev = m->dirty_prev;
-  m->dirty_next = m->dirty_prev = NULL;
-}
-
+/* Takes ss off the dirty list, if it is on it. */
 static void dirty_leave(hak_ss_t *ss)
 {
-  if (!meta(ss)->on_dirty) return;
-  dirty_leave_keep(ss);
-  meta(ss)->on_dirty = 0;
+  hak_span_meta_t *m = meta(ss);
+  if (!m->on_dirty) return;
+  if (span.dirty.tail == ss) span.dirty.tail = m->dirty_prev;
+  if (m->dirty_prev) meta(m->dirty_prev)->dirty_next = m->dirty_next;
+  else __atomic_store_n(&span.dirty.head, m->dirty_next, __ATOMIC_RELAXED);
+  if (m->dirty_next) meta(m->dirty_next)->dirty_prev = m->dirty_prev;
+  m->dirty_next = m->dirty_prev = NULL;
+  m->on_dirty = 0;
 }
 
-/* Puts ss at the tail of dirty list `list`; dirty_at is when it first joined one. */
-static void dirty_join(hak_ss_t *ss, unsigned list, double now)
+/* Puts ss, not on the dirty list, at its tail: it has been dirty since now. */
+static void dirty_join(hak_ss_t *ss, double now)
 {
   hak_span_meta_t *m = meta(ss);
-  if (!m->on_dirty) m->dirty_at = now;
-  else dirty_leave_keep(ss);
-  __typeof__(span.dirty[0]) *l = &span.dirty[list - 1];
+  m->dirty_at = now;
   m->dirty_next = NULL;
-  m->dirty_prev = l->tail;
-  if (l->tail) meta(l->tail)->dirty_next = ss;
-  else __atomic_store_n(&l->head, ss, __ATOMIC_RELAXED);
-  l->tail = ss;
-  m->on_dirty = (uint8_t)list;
+  m->dirty_prev = span.dirty.tail;
+  if (span.dirty.tail) meta(span.dirty.tail)->dirty_next = ss;
+  else __atomic_store_n(&span.dirty.head, ss, __ATOMIC_RELAXED);
+  span.dirty.tail = ss;
+  m->on_dirty = 1;
 }
 
-/* A look without the lock: is a region on either dirty list? */
+/* A look without the lock: is a region on the dirty list? */
 static bool any_dirty(void)
 {
-  return __atomic_load_n(&span.dirty[0].head, __ATOMIC_RELAXED) != NULL ||
-         __atomic_load_n(&span.dirty[1].head, __ATOMIC_RELAXED) != NULL;
+  return __atomic_load_n(&span.dirty.head, __ATOMIC_RELAXED) != NULL;
 }
 
-/* Gives back or gives up the dirty pages of ss, under both locks.  Pages the kernel does not
- * hold (never touched since they were freed, or swapped out: hak_os_resident) cost no memory:
- * they stop counting and stop being dirty, though they are not clean either.  With purge the
- * rest go back to the OS and are clean from then on; without, ss moves to the list of regions
- * whose dirty pages are resident.  Returns the bytes purged. */
-static size_t settle_locked(hak_ss_t *ss, bool purge, double now)
+/* Gives the dirty pages of ss back to the OS, under both locks; they are clean from then on.
+ * One call covers a run of free pages, clean ones among the dirty (a clean page given back
+ * again stays clean), so that scattered dirty pages cost few calls.  Pages never touched since
+ * they were counted cost the kernel nothing here, so there is no look first at which it holds.
+ * Returns the bytes purged. */
+static size_t purge_locked(hak_ss_t *ss)
 {
   hak_span_meta_t *m = meta(ss);
-  unsigned lo = next_bit(m->dirty, 0, SPAN_MAXPAGES, true), hi = lo;
-  for (unsigned i = lo; (i = next_bit(m->dirty, i, SPAN_MAXPAGES, true)) < SPAN_MAXPAGES;) {
-    i = next_bit(m->dirty, i, SPAN_MAXPAGES, false);
-    hi = i;
+  uint64_t any[SPAN_MAXPAGES / 64], none[SPAN_MAXPAGES / 64]; /* free pages, and the others */
+  for (unsigned w = 0; w < SPAN_MAXPAGES / 64; w++) {
+    any[w] = m->dirty[w] | m->clean[w];
+    none[w] = ~any[w];
   }
-  unsigned char vec[SPAN_MAXPAGES];
-  bool known = !purge && lo < hi && hak_os_resident((char *)ss + ((size_t)lo << page_shift),
-                                          (size_t)(hi - lo) << page_shift, vec);
-  unsigned gone = 0, purged = 0;
-  for (unsigned p = lo; known && p < hi;) { /* a word of pages at a time */
-    unsigned w = p / 64, end = HAK_MIN(hi, (w + 1) * 64);
-    uint64_t out = 0; /* the pages of [p, end) that the kernel does not hold */
-    for (unsigned q = p; q < end; q++) out |= (uint64_t)(~vec[q - lo] & 1) << (q % 64);
-    out &= m->dirty[w];
-    m->dirty[w] &= ~out;
-    gone += (unsigned)__builtin_popcountll(out);
-    p = end;
+  unsigned purged = 0;
+  for (unsigned i = 0, d; (d = next_bit(m->dirty, i, SPAN_MAXPAGES, true)) < SPAN_MAXPAGES;) {
+    unsigned lo = HAK_MAX(i, prev_bit_end(none, d)), hi = next_bit(any, d, SPAN_MAXPAGES, false);
+    hak_os_purge((char *)ss + ((size_t)lo << page_shift), (size_t)(hi - lo) << page_shift);
+    purged += bits_count(m->dirty, lo, hi - lo);
+    bits_set(m->dirty, lo, hi - lo, false);
+    bits_set(m->clean, lo, hi - lo, true);
+    i = hi;
   }
-  if (purge) {
-    for (unsigned i = lo; (i = next_bit(m->dirty, i, SPAN_MAXPAGES, true)) < hi;) {
-      unsigned o = next_bit(m->dirty, i, SPAN_MAXPAGES, false);
-      hak_os_purge((char *)ss + ((size_t)i << page_shift), (size_t)(o - i) << page_shift);
-      bits_set(m->clean, i, o - i, true);
-      bits_set(m->dirty, i, o - i, false);
-      purged += o - i;
-      i = o;
-    }
-  }
-  m->dirty_pages = (uint16_t)(m->dirty_pages - gone - purged);
-  hak_empty_count((size_t)(gone + purged) << page_shift, false);
-  if (m->dirty_pages == 0) dirty_leave(ss);
-  else if (m->on_dirty != DIRTY_SEEN) dirty_join(ss, DIRTY_SEEN, now);
+  m->dirty_pages = (uint16_t)(m->dirty_pages - purged);
+  hak_empty_count((size_t)purged << page_shift, false);
+  dirty_leave(ss);
   return (size_t)purged << page_shift;
 }
 
 /* Takes an unowned region with no block out of every list, to go to the LRU cache; under both
- * locks.  Its dirty pages stop counting here and count in the cache (*resident bytes), or the
- * whole region if a page past the header is neither clean nor dirty (not resident when last
- * looked at, but maybe swapped out: it does not read as zero). */
+ * locks.  Its dirty pages stop counting here and count in the cache (*resident bytes): with no
+ * block left, every page past the header's is clean or dirty. */
 static void region_retire_locked(hak_ss_t *ss, size_t *resident)
 {
   hak_span_meta_t *m = meta(ss);
-  unsigned known = 0; /* pages clean or dirty: all but the header's page, or some are neither */
-  for (unsigned w = 0; w < SPAN_MAXPAGES / 64; w++)
-    known += (unsigned)__builtin_popcountll(m->clean[w] | m->dirty[w]);
-  *resident = known + 1 >= npages ? (size_t)m->dirty_pages << page_shift : HAK_SS_SIZE;
+  *resident = (size_t)m->dirty_pages << page_shift;
   bin_take(ss);
   dirty_leave(ss);
   hak_empty_count((size_t)m->dirty_pages << page_shift, false);
@@ -378,7 +346,7 @@ static void region_retire_locked(hak_ss_t *ss, size_t *resident)
 static bool relist_locked(hak_ss_t *ss, double now, size_t *resident)
 {
   hak_span_meta_t *m = meta(ss);
-  if (m->dirty_pages && m->on_dirty != DIRTY_NEW) dirty_join(ss, DIRTY_NEW, now);
+  if (m->dirty_pages && !m->on_dirty) dirty_join(ss, now);
   if (m->owner) return false;
   if (m->blocks == 0 && m->pending == 0 && !m->kept) {
     if (span.kept >= SPAN_KEEP_EMPTY) {
@@ -514,7 +482,7 @@ static void region_format(hak_ss_t *ss, bool clean, hak_heap_t *h, double now)
     bits_set(m->dirty, 1, clean_from - 1, true);
     m->dirty_pages = (uint16_t)(clean_from - 1);
     hak_empty_count((size_t)m->dirty_pages << page_shift, true);
-    dirty_join(ss, DIRTY_NEW, now);
+    dirty_join(ss, now);
   }
   m->owner = h;
   ss->kind = HAK_SS_SPAN;
@@ -618,8 +586,9 @@ static int free_run_locked(hak_ss_t *ss, unsigned i, unsigned k)
   pages_of_units(i, k, &p0, &p1);
   /* Every page left wholly free counts, held by the kernel or not: the pages inside the run,
    * and the two at its ends if their other units are free too (a page with a block on it is
-   * never clean or dirty).  Past HAKMEM_EMPTY_MAX_MB a look at which are held (settle_locked)
-   * drops the others, so that pages never touched cost no purge. */
+   * never clean or dirty).  Asking the kernel which it holds would cost a call per free, as
+   * much as giving them back past HAKMEM_EMPTY_MAX_MB (a page never touched costs the purge
+   * nothing). */
   unsigned per = (unsigned)(hak_os_page >> SPAN_UNIT_SHIFT);
   unsigned in0 = (i + per - 1) / per, in1 = (i + k) / per;
   if (in1 > in0) {
@@ -639,7 +608,7 @@ static int free_run_locked(hak_ss_t *ss, unsigned i, unsigned k)
     m->dirty_pages = (uint16_t)(m->dirty_pages + d);
     hak_empty_count((size_t)d << page_shift, true);
   }
-  if (d && m->on_dirty != DIRTY_NEW) return RELIST_MUST;
+  if (d && !m->on_dirty) return RELIST_MUST;
   if (m->owner) return RELIST_NONE;
   if (m->blocks == 0 || !m->bin) return RELIST_MUST;
   return bin_of(around) > m->bin - 1u ? RELIST_BIN : RELIST_NONE;
@@ -753,44 +722,27 @@ size_t hak_span_purge(double now, bool all)
   size_t bytes = all ? span_trim_kept() : 0;
   if (!any_dirty()) return bytes;
   pthread_mutex_lock(&span.lock);
-  for (unsigned l = 0; l < 2; l++) {
-    hak_ss_t *ss;
-    while ((ss = span.dirty[l].head) != NULL && (all || now - meta(ss)->dirty_at > delay)) {
-      pthread_mutex_lock(&meta(ss)->lock);
-      bytes += settle_locked(ss, true, now);
-      pthread_mutex_unlock(&meta(ss)->lock);
-    }
+  hak_ss_t *ss;
+  while ((ss = span.dirty.head) != NULL && (all || now - meta(ss)->dirty_at > delay)) {
+    pthread_mutex_lock(&meta(ss)->lock);
+    bytes += purge_locked(ss);
+    pthread_mutex_unlock(&meta(ss)->lock);
   }
   pthread_mutex_unlock(&span.lock);
   return bytes;
 }
 
-/* Regions with pages freed since their last look give up the dirty pages that are not
- * resident: a look costs no page and no TLB flush.  With purge, the oldest then give back the
- * rest.  Both stop once empty memory is down to max bytes. */
-static void span_settle_over(size_t max, bool purge)
+void hak_span_purge_over(size_t max)
 {
   if (!any_dirty()) return;
-  double now = hak_os_now();
   pthread_mutex_lock(&span.lock);
   hak_ss_t *ss;
-  while (hak_empty_resident() > max &&
-         ((purge && (ss = span.dirty[1].head) != NULL) || (ss = span.dirty[0].head) != NULL)) {
+  while (hak_empty_resident() > max && (ss = span.dirty.head) != NULL) {
     pthread_mutex_lock(&meta(ss)->lock);
-    settle_locked(ss, purge, now);
+    purge_locked(ss);
     pthread_mutex_unlock(&meta(ss)->lock);
   }
   pthread_mutex_unlock(&span.lock);
-}
-
-void hak_span_look_over(size_t max)
-{
-  span_settle_over(max, false);
-}
-
-void hak_span_purge_over(size_t max)
-{
-  span_settle_over(max, true);
 }
 
 void hak_span_counts(size_t *regions, size_t *blocks)

@@ -38,10 +38,8 @@ void hak_span_release(hak_heap_t *h);
  * (malloc_trim), every region's, and the wholly free regions kept go to the LRU cache.
  * Returns the bytes given back. */
 size_t hak_span_purge(double now, bool all);
-/* While empty memory is over max bytes (hak_empty_enforce): look_over drops from the count the
- * free pages the kernel does not hold (freed, never touched), which costs no purge; purge_over
- * gives back the pages of the regions dirty the longest. */
-void hak_span_look_over(size_t max);
+/* While empty memory is over max bytes (hak_empty_enforce), the regions dirty the longest give
+ * their free pages back. */
 void hak_span_purge_over(size_t max);
 
 void hak_span_counts(size_t *regions, size_t *blocks);

@@ -383,23 +383,24 @@ hak_slab_t *hak_pool_take(unsigned kind, unsigned cls, hak_heap_t *heap)
 }
 
 /* Past HAKMEM_EMPTY_MAX_MB of empty memory with its pages, the oldest gives them back now,
- * keeping its address space: first the free pages of span regions that were counted but never
- * held drop out (no purge), then cached SuperSlabs give theirs (whole regions, one call each),
- * then the pools' dirty slabs, then the span regions' free pages, oldest first in each, so
- * that what is purged stays the older part of each list.  Called where memory becomes empty: a slab
- * going back to the pool, a SuperSlab into the cache, a span freed.  (The BigCache has its
- * own bound, HAKMEM_BIGCACHE_MAX_MB.) */
+ * keeping its address space: first cached SuperSlabs (whole regions, one call each), then the
+ * span regions' free pages, then the pools' dirty slabs, oldest first in each, so that what is
+ * purged stays the older part of each list.  The span regions come before the pools' slabs
+ * because their count takes every page a freed block leaves, touched or not: pages never
+ * touched cost their purge nothing, and a pool's slab is what the next refill takes.  Called
+ * where memory becomes empty: a slab going back to the pool, a SuperSlab into the cache, a
+ * span freed.  (The BigCache has its own bound, HAKMEM_BIGCACHE_MAX_MB.) */
 void hak_empty_enforce(void)
 {
   size_t max = (size_t)hak_opt.EMPTY_MAX_MB << 20;
   if (atomic_load_explicit(&empty_resident, memory_order_relaxed) <= max) return;
   max /= 2; /* down to half: purges come in batches, and what is freed meanwhile is reused */
-  hak_span_look_over(max); /* first what was counted but never held */
   pthread_mutex_lock(&lru.lock);
   for (hak_ss_t *ss = lru.list.tail;
        ss && atomic_load_explicit(&empty_resident, memory_order_relaxed) > max; ss = ss->prev)
     if (!ss->purged) lru_purge_one(ss);
   pthread_mutex_unlock(&lru.lock);
+  hak_span_purge_over(max);
   for (unsigned k = 0; k < HAK_SS_NKINDS; k++) {
     hak_pool_t *pool = &pools[k];
     hak_slab_t *s;
@@ -409,7 +410,6 @@ void hak_empty_enforce(void)
       pool_purge_slab_locked(pool, s);
     pthread_mutex_unlock(&pool->lock);
   }
-  hak_span_purge_over(max);
 }
 
 void hak_pool_give(hak_slab_t *s)
