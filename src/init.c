@@ -1,6 +1,7 @@
 /* Start-up, fork and thread exit. */
 #include <pthread.h>
 
+#include "background.h"
 #include "hakmem.h"
 #include "large.h"
 #include "options.h"
@@ -36,6 +37,7 @@ void hak_init_slow(void)
 void hak_maintain(void)
 {
   static _Atomic(uint64_t) next_due_ms;
+  hak_background_start();
   double now = hak_os_now();
   uint64_t ms = (uint64_t)(now * 1000), due = atomic_load_explicit(&next_due_ms, memory_order_relaxed);
   if (ms < due || !atomic_compare_exchange_strong(&next_due_ms, &due, ms + 100)) return;
@@ -68,6 +70,7 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
+  hak_background_forked();
   hak_span_unlock_all(true);
   hak_large_unlock_all(true);
   hak_pool_unlock_all(true);
@@ -80,9 +83,12 @@ __attribute__((destructor)) static void hak_destructor(void)
   hak_stats_report();
 }
 
-/* pthread_atfork may allocate, so it is called here, outside malloc, once init is done. */
+/* pthread_atfork may allocate, so it is called here, outside malloc, once init is done.  The
+ * background thread is wanted only from here on: the first slow path after it starts the
+ * thread, so that no constructor of ours starts one. */
 __attribute__((constructor)) static void hak_constructor(void)
 {
   hak_ensure_init();
   pthread_atfork(fork_prepare, fork_parent, fork_child);
+  hak_background_init();
 }

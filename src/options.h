@@ -46,7 +46,10 @@
     "megabytes of freed large blocks kept for reuse by later large requests (0: none)")         \
   X(BIGCACHE_TTL_MS, INT, 10000, 0, 86400000,                                                    \
     "milliseconds a freed large block's mapping stays cached (its pages purged after "           \
-    "HAKMEM_SLAB_PURGE_MS) before it is unmapped")
+    "HAKMEM_SLAB_PURGE_MS) before it is unmapped")                                               \
+  X(BACKGROUND, BOOL, 0, 0, 1,                                                                   \
+    "run one background thread that gives empty memory back after these delays while the "     \
+    "program makes no call (wakes four times per HAKMEM_SLAB_PURGE_MS, 10 ms to 1 s apart)")
 
 /* Old names, still read (with a warning) when the option's own name is not set.
  * Row: A(OLD_NAME, OPTION) */

@@ -43,5 +43,11 @@ void hak_os_random(unsigned long *out, size_t n);
 
 /* Calls fn(arg) when the calling thread exits, after other TLS destructors had their turn. */
 void hak_os_thread_exit_hook(void (*fn)(void *), void *arg);
+/* Starts fn(NULL) on a detached thread named name (at most 15 characters) with every signal
+ * blocked, so that the program's signals never land on it.  pthread_create allocates (its
+ * thread's TLS): the caller holds no lock of the allocator.  False (errno kept) if it cannot. */
+bool hak_os_thread_start(void *(*fn)(void *), const char *name);
+/* Sleeps ms milliseconds (less if a signal arrives). */
+void hak_os_sleep_ms(unsigned ms);
 
 #endif

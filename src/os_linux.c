@@ -1,6 +1,7 @@
 /* The OS contract (os.h) on Linux. */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,6 +196,35 @@ void hak_os_thread_exit_hook(void (*fn)(void *), void *arg)
   __atomic_store_n(&exit_fn, fn, __ATOMIC_RELAXED);
   pthread_once(&exit_once, exit_key_create);
   pthread_setspecific(exit_key, arg);
+}
+
+bool hak_os_thread_start(void *(*fn)(void *), const char *name)
+{
+  int e = errno;
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_attr_t attr;
+  bool ok = pthread_attr_init(&attr) == 0;
+  if (ok) {
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, (size_t)256 << 10);
+    pthread_t t;
+    ok = pthread_create(&t, &attr, fn, NULL) == 0;
+    if (ok) pthread_setname_np(t, name); /* named before this returns */
+    pthread_attr_destroy(&attr);
+  }
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  errno = e;
+  return ok;
+}
+
+void hak_os_sleep_ms(unsigned ms)
+{
+  struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
+  int e = errno;
+  nanosleep(&ts, NULL);
+  errno = e;
 }
 
 /* ---- messages ---------------------------------------------------------------------------- */

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <pthread.h>
 
+#include "background.h"
 #include "large.h"
 #include "options.h"
 #include "os.h"
@@ -69,7 +70,8 @@ static void *mag_none[1]; /* the bottom of every magazine of hak_heap_empty */
    HAK_MAG_NONE_X4, HAK_MAG_NONE_X4, HAK_MAG_NONE_X4, HAK_MAG_NONE_X4, HAK_MAG_NONE_X4,          \
    HAK_MAG_NONE_X4}
 hak_heap_t hak_heap_empty = {.top = HAK_MAG_NONE_ALL, .lim = HAK_MAG_NONE_ALL, .slab = HAK_NONE_ALL,
-                             .list_lock = PTHREAD_MUTEX_INITIALIZER};
+                             .list_lock = PTHREAD_MUTEX_INITIALIZER,
+                             .trim_lock = PTHREAD_MUTEX_INITIALIZER};
 _Static_assert(HAK_NCLASSES == 44, "hak_heap_empty lists one none per class");
 __thread hak_heap_t *hak_tls_heap __attribute__((tls_model("initial-exec"))) = &hak_heap_empty;
 hak_keys_t hak_keys;
@@ -163,30 +165,36 @@ static hak_heap_t *heap_new(void)
     }
     if (heaps.arena) {
       h = (hak_heap_t *)heaps.arena;
-      pthread_mutex_init(&h->list_lock, NULL); /* a recycled heap's is left unlocked */
+      /* a recycled heap's locks are left unlocked */
+      pthread_mutex_init(&h->list_lock, NULL);
+      pthread_mutex_init(&h->trim_lock, NULL);
       heaps.arena += size;
       heaps.arena_left -= size;
       h->next_all = heaps.all;
       heaps.all = h;
     }
   }
-  pthread_mutex_unlock(&heaps.lock);
-  if (!h) return NULL;
-  for (unsigned c = 0; c < HAK_NCLASSES; c++) {
-    void **bottom = mag_bottom(h, c);
-    bottom[0] = NULL;
-    h->top[c] = bottom + 1;
-    h->lim[c] = bottom + 1 + mag.cap[c];
-    h->slab[c] = &hak_slab_none;
-    for (unsigned l = 0; l < 2; l++) {
-      h->head[l][c] = h->tail[l][c] = NULL;
-      h->count[l][c] = 0;
+  if (h) { /* under the lock: the background thread reads live heaps under it */
+    for (unsigned c = 0; c < HAK_NCLASSES; c++) {
+      void **bottom = mag_bottom(h, c);
+      bottom[0] = NULL;
+      h->top[c] = bottom + 1;
+      h->lim[c] = bottom + 1 + mag.cap[c];
+      h->slab[c] = &hak_slab_none;
+      h->bg_remote[c] = 0;
+      for (unsigned l = 0; l < 2; l++) {
+        h->head[l][c] = h->tail[l][c] = NULL;
+        h->count[l][c] = 0;
+      }
     }
+    memset(h->stats, 0, sizeof h->stats);
+    h->refills = h->bg_refills = 0;
+    h->bg_since = 0;
+    h->span = NULL;
+    h->next_free = NULL;
+    h->live = true;
   }
-  memset(h->stats, 0, sizeof h->stats);
-  h->span = NULL;
-  h->next_free = NULL;
-  h->live = true;
+  pthread_mutex_unlock(&heaps.lock);
   return h;
 }
 
@@ -279,6 +287,9 @@ void hak_heap_unlock_all(bool child)
  *                                                       HAKMEM_EMPTY_MAX_MB; within, counted
  *                                                       as empty and left to its owner);
  *                                                       rechecked under list_lock
+ *   full,       EMPTY               hak_heap_release_  the background thread: counted for
+ *   counted                         idle               longer than HAKMEM_SLAB_PURGE_MS;
+ *                                                       under list_lock
  *   owned       EMPTY               hak_slab_freed,    used reaches 0: hak_pool_give
  *                                   hak_heap_trim,     (heap_give_empty: before every eighth
  *                                   heap_give_empty    pool take, its slabs others emptied)
@@ -420,6 +431,7 @@ static void owned_emptied(hak_slab_t *s)
     size_t bytes = hak_slab_bytes(s), half_bound = ((size_t)hak_opt.EMPTY_MAX_MB << 20) / 2;
     if (l == HAK_LIST_FULL && hak_empty_resident() + bytes <= half_bound) {
       s->counted = 1;
+      s->empty_since = hak_os_now(); /* its age, for hak_heap_release_idle */
       hak_empty_count(bytes, true);
       mine = false;
     } else {
@@ -811,6 +823,7 @@ hak_heap_t *hak_heap_get(void)
   }
   hak_tls_heap = h;
   hak_os_thread_exit_hook(thread_heap_done, h);
+  hak_background_start(); /* a thread's first slow path, before it holds anything */
   return h;
 }
 
@@ -832,9 +845,13 @@ void *hak_small_alloc_slow(unsigned c, size_t n)
     }
   }
   if (!s->free) {
-    if (hak_unlikely((++h->refills & 63) == 0)) hak_maintain();
+    uint32_t n_refills = h->refills + 1;
+    __atomic_store_n(&h->refills, n_refills, __ATOMIC_RELAXED); /* the background thread reads it */
+    if (hak_unlikely((n_refills & 63) == 0)) hak_maintain();
     uint64_t t0 = hak_prof_begin();
+    pthread_mutex_lock(&h->trim_lock);
     s = refill(h, c);
+    pthread_mutex_unlock(&h->trim_lock);
     hak_prof_end(HAK_PROF_REFILL, t0);
     if (!s) return NULL;
   }
@@ -880,12 +897,103 @@ static void heap_give_empty(hak_heap_t *h)
   }
 }
 
+/* The pages inside the blocks on the remote list of s, a current slab of an idle heap whose
+ * trim_lock the caller holds, go back to the OS: each block keeps the page with its link and
+ * tag, and the list is pushed back as it was.  While this thread holds the list, the slab has
+ * those blocks out, so it stays ACTIVE and mapped; the owner, shut out of its slow paths, cannot
+ * collect them, and other threads' pushes meanwhile start a new list that the old one joins.
+ * Returns the list's count, or 0 if there was none to take. */
+static uint32_t purge_remote_insides(hak_slab_t *s)
+{
+  uintptr_t r = atomic_load_explicit(&s->remote, memory_order_relaxed);
+  if (!r || (r & HAK_REMOTE_DETACHED) ||
+      !atomic_compare_exchange_strong_explicit(&s->remote, &r, 0, memory_order_acquire,
+                                               memory_order_relaxed))
+    return 0;
+  uint32_t n = (uint32_t)(r >> HAK_REMOTE_COUNT_SHIFT);
+  char *head = HAK_REMOTE_HEAD(r), *b = head, *last = head;
+  uintptr_t page = hak_os_page;
+  for (uint32_t k = 0; k < n; k++) {
+    if (!b) hak_list_corrupt(last); /* shorter than its count */
+    uintptr_t lo = hak_align_up((uintptr_t)b + 2 * sizeof(uintptr_t), page);
+    uintptr_t hi = ((uintptr_t)b + s->bsize) & ~(page - 1);
+    if (hi > lo) hak_os_purge((void *)lo, hi - lo);
+    last = b;
+    b = hak_link_next(s, b);
+  }
+  if (b) hak_list_corrupt(last); /* longer than its count */
+  uintptr_t old = atomic_load_explicit(&s->remote, memory_order_relaxed), new;
+  do { /* a current slab is never marked */
+    *(uintptr_t *)last = hak_link_enc(last, HAK_REMOTE_HEAD(old));
+    new = (uintptr_t)head + (old & ~(HAK_REMOTE_COUNT - 1)) + (uintptr_t)n * HAK_REMOTE_COUNT;
+  } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, new, memory_order_release,
+                                                  memory_order_relaxed));
+  return (uint32_t)(new >> HAK_REMOTE_COUNT_SHIFT);
+}
+
+/* A heap that has not refilled for HAKMEM_SLAB_PURGE_MS: the blocks that other threads freed
+ * into its current slabs give their inner pages back (the slabs themselves, and what its
+ * magazines hold, only the owner can give back).  Once per list: again only when it grew. */
+static unsigned heap_purge_idle(hak_heap_t *h, double now, double delay)
+{
+  unsigned lists = 0;
+  uint32_t refills = __atomic_load_n(&h->refills, __ATOMIC_RELAXED);
+  if (refills != h->bg_refills || h->bg_since == 0) {
+    h->bg_refills = refills;
+    h->bg_since = now;
+    return 0;
+  }
+  if (now - h->bg_since <= delay) return 0;
+  for (unsigned c = 0; c < HAK_NCLASSES; c++) {
+    hak_slab_t *s = h->slab[c];
+    if (s == &hak_slab_none || s->bsize < 2 * hak_os_page) continue;
+    uint32_t n = remote_count(s);
+    if (n && n != h->bg_remote[c]) {
+      h->bg_remote[c] = purge_remote_insides(s);
+      lists += h->bg_remote[c] != 0;
+    }
+  }
+  return lists;
+}
+
+void hak_heap_release_idle(double now, uint64_t *slabs, uint64_t *lists)
+{
+  double delay = hak_opt.SLAB_PURGE_MS / 1000.0;
+  hak_slab_t *back = NULL, *s, *next;
+  pthread_mutex_lock(&heaps.lock); /* no heap is made, recycled or freed meanwhile */
+  for (hak_heap_t *h = heaps.all; h; h = h->next_all) {
+    if (!h->live) continue;
+    if (pthread_mutex_trylock(&h->trim_lock) == 0) { /* busy: the owner is in a slow path */
+      *lists += heap_purge_idle(h, now, delay);
+      pthread_mutex_unlock(&h->trim_lock);
+    }
+    pthread_mutex_lock(&h->list_lock);
+    for (unsigned c = 0; c < HAK_NCLASSES; c++)
+      for (s = __atomic_load_n(&h->count[1][c], __ATOMIC_RELAXED) ? h->head[1][c] : NULL; s; s = next) {
+        next = s->next;
+        if (s->counted && now - s->empty_since > delay) { /* in nobody's hands: see owned_emptied */
+          list_unlink(h, s);
+          s->next = back;
+          back = s;
+          ++*slabs;
+        }
+      }
+    pthread_mutex_unlock(&h->list_lock);
+  }
+  pthread_mutex_unlock(&heaps.lock);
+  for (s = back; s; s = next) {
+    next = s->next;
+    give_back(s);
+  }
+}
+
 /* malloc_trim: the calling thread gives back its slabs that are wholly free, current ones too. */
 void hak_heap_trim(void)
 {
   hak_heap_t *h = hak_tls_heap;
   if (h == &hak_heap_empty) return;
   mag_flush_all(h);
+  pthread_mutex_lock(&h->trim_lock);
   for (unsigned c = 0; c < HAK_NCLASSES; c++) {
     hak_slab_t *s = h->slab[c];
     if (s != &hak_slab_none) {
@@ -897,6 +1005,7 @@ void hak_heap_trim(void)
       }
     }
   }
+  pthread_mutex_unlock(&h->trim_lock);
   heap_give_empty(h);
 }
 
@@ -1074,10 +1183,20 @@ void hak_heap_abandon(hak_heap_t *h)
     }
   }
   pthread_mutex_unlock(&h->list_lock);
+  hak_slab_t *cur = NULL;
+  pthread_mutex_lock(&h->trim_lock); /* the current slabs leave the heap */
   for (unsigned c = 0; c < HAK_NCLASSES; c++) {
     s = h->slab[c];
     h->slab[c] = &hak_slab_none;
-    if (s != &hak_slab_none) slab_abandon(h, s);
+    if (s != &hak_slab_none) {
+      s->next = cur;
+      cur = s;
+    }
+  }
+  pthread_mutex_unlock(&h->trim_lock);
+  while ((s = cur) != NULL) {
+    cur = s->next;
+    slab_abandon(h, s);
   }
   while ((s = all) != NULL) {
     all = s->next;

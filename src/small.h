@@ -63,11 +63,19 @@ struct hak_heap {
   hak_slab_t *head[2][HAK_NCLASSES], *tail[2][HAK_NCLASSES];
   uint32_t count[2][HAK_NCLASSES];
   hak_class_stats_t stats[HAK_NCLASSES]; /* HAKMEM_STATS only */
-  uint32_t refills;               /* slow-path refills, to pace hak_maintain */
+  uint32_t refills;               /* slow-path refills, to pace hak_maintain (stored atomically) */
   uint32_t takes;                 /* slabs taken from the pool, to pace heap_give_empty */
   /* Guards the warm and full lists (head, tail, count): the owner changes them under it, and so
    * does another thread whose free made a slab on them wholly free (owned_emptied, small.c). */
   pthread_mutex_t list_lock;
+  /* Held by the owner while it changes its current slabs (refill, trim, exit), and by the
+   * background thread while it looks at them (hak_heap_release_idle, small.c). */
+  pthread_mutex_t trim_lock;
+  /* The background thread's view, under trim_lock: the refill count it last saw, since when,
+   * and each current slab's remote count when it last purged that list. */
+  uint32_t bg_refills;
+  double bg_since;
+  uint32_t bg_remote[HAK_NCLASSES];
   hak_ss_t *span;                 /* the span region it allocates L2.5 blocks from (span.h) */
   hak_heap_t *next_all;           /* every heap ever made */
   hak_heap_t *next_free;          /* heaps whose thread has exited, ready for reuse */
@@ -145,6 +153,11 @@ hak_heap_t *hak_heap_get(void);
 void hak_heap_abandon(hak_heap_t *h);
 /* malloc_trim: gives back the calling thread's wholly free slabs. */
 void hak_heap_trim(void);
+/* For the background thread: the wholly free slabs that heaps' lists have kept for their
+ * owners for longer than HAKMEM_SLAB_PURGE_MS go to the pool, and the blocks other threads
+ * freed into the current slabs of heaps idle that long give their inner pages back.  Adds to
+ * *slabs and *lists how many of each. */
+void hak_heap_release_idle(double now, uint64_t *slabs, uint64_t *lists);
 /* Adds up the class counts of every heap, live or exited, into out. */
 void hak_heap_stats(hak_class_stats_t out[HAK_NCLASSES]);
 void hak_heap_lock_all(void);

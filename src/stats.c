@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <unistd.h>
 
+#include "background.h"
 #include "large.h"
 #include "options.h"
 #include "os.h"
@@ -132,6 +133,12 @@ static void report_classes(void)
       pc.ss_unmapped_total, pc.bytes_mapped, pc.bytes_peak);
   out("hakmem: empty memory counted against HAKMEM_EMPTY_MAX_MB: now %zu bytes, peak %zu",
       hak_empty_resident(), hak_empty_peak());
+  bool bg;
+  uint64_t wakeups, slabs, lists;
+  hak_background_counts(&bg, &wakeups, &slabs, &lists);
+  if (bg || wakeups)
+    out("hakmem: background thread: %lu wakeups; for idle threads %lu slabs given back, %lu "
+        "remote lists purged", (unsigned long)wakeups, (unsigned long)slabs, (unsigned long)lists);
 }
 
 static void report_profile(void)

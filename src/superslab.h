@@ -64,7 +64,9 @@ typedef struct hak_slab {
   /* second line: other threads' pushes, and slow-path bookkeeping */
   _Alignas(64) _Atomic(uintptr_t) remote;
   struct hak_slab *next, *prev; /* the list that holds it */
-  double empty_since;        /* when it last became EMPTY: under the pool lock */
+  /* When it last became EMPTY (under the pool lock), or wholly free and counted on its owner's
+   * full list (under the owner's list lock: small.c). */
+  double empty_since;
   /* The list that holds it, a heap (its warm or full list) or a shared partial list (small.c),
    * written under that list's lock; NULL while on none of those.  A thread that holds the lock
    * of a list and reads that list here knows s is on it and stays there. */

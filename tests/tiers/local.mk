@@ -20,6 +20,7 @@
 #   empty.sh        k. HAKMEM_EMPTY_MAX_MB bounds the empty memory resident after a burst is freed
 #   giveback.sh     l. a thread's slabs that others emptied serve its other classes first
 #   span.sh         m. L2.5 spans: few mappings, purge and bound, aligned requests, threads
+#   background.sh   n. HAKMEM_BACKGROUND: started lazily, memory back with no call, fork
 
 hak_tiers_progs = \
 	tests/tiers/tiers_reuse \
@@ -34,7 +35,8 @@ hak_tiers_progs = \
 	tests/tiers/tiers_exchange \
 	tests/tiers/tiers_empty \
 	tests/tiers/tiers_giveback \
-	tests/tiers/tiers_span
+	tests/tiers/tiers_span \
+	tests/tiers/tiers_background
 
 check_PROGRAMS += $(hak_tiers_progs)
 hak_tiers_cflags = $(AM_CFLAGS) -fno-builtin
@@ -103,6 +105,11 @@ tests_tiers_tiers_span_CFLAGS = $(hak_tiers_cflags)
 tests_tiers_tiers_span_LDADD = $(hak_test_libs)
 tests_tiers_tiers_span_LDFLAGS = $(hak_test_link)
 
+tests_tiers_tiers_background_SOURCES = tests/tiers/tiers_background.c tests/tiers/tiers.h tests/tap.h
+tests_tiers_tiers_background_CFLAGS = $(hak_tiers_cflags)
+tests_tiers_tiers_background_LDADD = $(hak_test_libs)
+tests_tiers_tiers_background_LDFLAGS = $(hak_test_link)
+
 hak_tiers_scripts = \
 	tests/tiers/reuse.sh \
 	tests/tiers/bigcache.sh \
@@ -116,7 +123,8 @@ hak_tiers_scripts = \
 	tests/tiers/exchange.sh \
 	tests/tiers/empty.sh \
 	tests/tiers/giveback.sh \
-	tests/tiers/span.sh
+	tests/tiers/span.sh \
+	tests/tiers/background.sh
 
 dist_check_SCRIPTS += $(hak_tiers_scripts) tests/tiers/run.sh
 TESTS += $(hak_tiers_scripts)

@@ -17,19 +17,22 @@ tests_tsan_libhakmem_tsan_a_SOURCES = $(libhakmem_la_SOURCES)
 tests_tsan_libhakmem_tsan_a_CPPFLAGS = $(AM_CPPFLAGS) -DHAK_NO_OVERRIDE
 tests_tsan_libhakmem_tsan_a_CFLAGS = $(AM_CFLAGS) $(hak_lib_cflags) $(hak_tsan_cflags)
 
-# Each program is a test of its own, but tiers_thread_exit and tiers_span, which their wrappers
-# run with several settings.
+# Each program is a test of its own, but tiers_thread_exit, tiers_span and tiers_background,
+# which their wrappers run with several settings.
 hak_tsan_direct = \
 	tests/tsan/test_threads_handoff.tsan \
 	tests/tsan/test_fork_threads.tsan \
 	tests/tsan/test_thread_churn.tsan \
 	tests/tsan/fuzz_malloc.tsan
-hak_tsan_progs = $(hak_tsan_direct) tests/tsan/tiers_thread_exit.tsan tests/tsan/tiers_span.tsan
+hak_tsan_progs = $(hak_tsan_direct) tests/tsan/tiers_thread_exit.tsan tests/tsan/tiers_span.tsan \
+	tests/tsan/tiers_background.tsan
 EXTRA_PROGRAMS += $(hak_tsan_progs)
 CLEANFILES += $(hak_tsan_progs) $(EXTRA_LIBRARIES)
-EXTRA_DIST += tests/tsan/hak_tsan.h tests/tsan/thread_exit.sh tests/tsan/span.sh
+EXTRA_DIST += tests/tsan/hak_tsan.h tests/tsan/thread_exit.sh tests/tsan/span.sh \
+	tests/tsan/background.sh
 
-hak_tsan_tests = $(hak_tsan_direct) tests/tsan/thread_exit.sh tests/tsan/span.sh
+hak_tsan_tests = $(hak_tsan_direct) tests/tsan/thread_exit.sh tests/tsan/span.sh \
+	tests/tsan/background.sh
 
 hak_tsan_prog_cflags = $(AM_CFLAGS) $(hak_tsan_cflags) -include $(srcdir)/tests/tsan/hak_tsan.h
 hak_tsan_libs = tests/tsan/libhakmem_tsan.a
@@ -59,6 +62,11 @@ tests_tsan_tiers_span_tsan_SOURCES = tests/tiers/tiers_span.c tests/tiers/tiers.
 tests_tsan_tiers_span_tsan_CFLAGS = $(hak_tsan_prog_cflags) -fno-builtin
 tests_tsan_tiers_span_tsan_LDADD = $(hak_tsan_libs)
 tests_tsan_tiers_span_tsan_LDFLAGS = $(hak_tsan_link)
+
+tests_tsan_tiers_background_tsan_SOURCES = tests/tiers/tiers_background.c tests/tiers/tiers.h tests/tap.h
+tests_tsan_tiers_background_tsan_CFLAGS = $(hak_tsan_prog_cflags) -fno-builtin
+tests_tsan_tiers_background_tsan_LDADD = $(hak_tsan_libs)
+tests_tsan_tiers_background_tsan_LDFLAGS = $(hak_tsan_link)
 
 # The fuzzer runs fewer operations here: ThreadSanitizer makes it some ten times slower.
 tests_tsan_fuzz_malloc_tsan_SOURCES = tests/fuzz_malloc.c tests/tap.h
