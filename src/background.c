@@ -11,11 +11,13 @@
  *
  * It wakes four times per HAKMEM_SLAB_PURGE_MS, at most every 10 ms and at least every second,
  * so memory comes back within a quarter of the delay after it is due; a wakeup with nothing to
- * do costs a few loads. */
+ * do costs a few loads.  With HAKMEM_LEARN it also runs the learner (learn.h), every
+ * HAKMEM_LEARN_WINDOW_MS if that is sooner. */
 #include <errno.h>
 
 #include "background.h"
 #include "large.h"
+#include "learn.h"
 #include "options.h"
 #include "os.h"
 #include "small.h"
@@ -26,7 +28,8 @@ static _Atomic(uint64_t) bg_wakeups, bg_slabs, bg_lists;
 
 void hak_background_init(void)
 {
-  if (hak_opt.BACKGROUND) atomic_store_explicit(&hak_bg_state, HAK_BG_WANTED, memory_order_relaxed);
+  if (hak_opt.BACKGROUND || hak_opt.LEARN)
+    atomic_store_explicit(&hak_bg_state, HAK_BG_WANTED, memory_order_relaxed);
 }
 
 static unsigned period_ms(void)
@@ -38,10 +41,16 @@ static unsigned period_ms(void)
 static void *bg_main(void *arg)
 {
   (void)arg;
+  unsigned period = period_ms(), learn = hak_opt.LEARN ? (unsigned)hak_opt.LEARN_WINDOW_MS : 0;
+  unsigned nap = learn && learn < period ? learn : period;
+  double due = 0;
   for (;;) {
-    hak_os_sleep_ms(period_ms());
+    hak_os_sleep_ms(nap);
     double now = hak_os_now();
     atomic_fetch_add_explicit(&bg_wakeups, 1, memory_order_relaxed);
+    if (learn) hak_learn_tick(now);
+    if (now < due) continue;
+    due = now + period / 1000.0 - nap / 2000.0; /* the memory work keeps its own pace */
     hak_pool_maintain(now);
     hak_span_purge(now, false);
     hak_bigcache_maintain(now);

@@ -10,6 +10,7 @@
 #define HAK_OPTIONS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #define HAK_OPTIONS(X)                                                                           \
   X(VERBOSE, BOOL, 0, 0, 1, "print the effective value of every option at start-up")            \
@@ -49,7 +50,22 @@
     "HAKMEM_SLAB_PURGE_MS) before it is unmapped")                                               \
   X(BACKGROUND, BOOL, 0, 0, 1,                                                                   \
     "run one background thread that gives empty memory back after these delays while the "     \
-    "program makes no call (wakes four times per HAKMEM_SLAB_PURGE_MS, 10 ms to 1 s apart)")
+    "program makes no call (wakes four times per HAKMEM_SLAB_PURGE_MS, 10 ms to 1 s apart)")   \
+  X(LEARN, BOOL, 0, 0, 1,                                                                        \
+    "run the adaptive learner in the background thread (which then also does what "            \
+    "HAKMEM_BACKGROUND does): it raises a size class's refill batch while the class's slow paths " \
+    "are frequent, and undoes a raise that does not make them rarer")                          \
+  X(LEARN_WINDOW_MS, INT, 100, 10, 10000,                                                        \
+    "milliseconds between two looks of the learner at the per-class slow-path counts")          \
+  X(LEARN_DWELL_MS, INT, 500, 0, 60000,                                                          \
+    "milliseconds a change of the learner is held before it is judged or another change of the " \
+    "same class is made")                                                                        \
+  X(LEARN_BATCH_MAX, INT, 32, 1, 64,                                                             \
+    "most blocks the learner lets a class's refill take (never fewer than the default batch)")  \
+  X(LEARN_CLASS_KB, INT, 1024, 64, 65536,                                                        \
+    "most kilobytes a class's magazine may hold at the batches the learner sets (two batches)") \
+  X(LEARN_LOG, BOOL, 0, 0, 1,                                                                    \
+    "print each decision of the learner as it is made")
 
 /* Old names, still read (with a warning) when the option's own name is not set.
  * Row: A(OLD_NAME, OPTION) */

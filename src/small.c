@@ -98,7 +98,18 @@ static struct {
   char *arena;
   size_t arena_left;
   hak_class_stats_t exited[HAK_NCLASSES]; /* counts of heaps whose threads have exited */
+  uint64_t exited_slow[HAK_NCLASSES];
 } heaps = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+void hak_heap_slow_counts(uint64_t out[HAK_NCLASSES])
+{
+  pthread_mutex_lock(&heaps.lock);
+  memcpy(out, heaps.exited_slow, sizeof heaps.exited_slow);
+  for (hak_heap_t *h = heaps.all; h; h = h->next_all)
+    if (h->live)
+      for (unsigned c = 0; c < HAK_NCLASSES; c++) out[c] += __atomic_load_n(&h->slow[c], __ATOMIC_RELAXED);
+  pthread_mutex_unlock(&heaps.lock);
+}
 
 /* The shared partial lists, one per class: partly free slabs that no thread owns. */
 typedef struct {
@@ -117,14 +128,21 @@ void hak_partial_init(void)
  * no more than 16 KiB of them; HAKMEM_POOL_REFILL_BATCH of a mid class) and holds up to two
  * batches, so that a thread that frees and allocates in turn never bounces at either end; past
  * that, the older half goes back to the slabs.  With HAKMEM_STATS the capacity is 0 (one slot
- * remains, for the block a refill hands out). */
+ * remains, for the block a refill hands out).
+ *
+ * With HAKMEM_LEARN the learner may raise a class's batch (hak_mag_set_batch), up to
+ * HAKMEM_LEARN_BATCH_MAX and so that two batches stay within HAKMEM_LEARN_CLASS_KB: every heap
+ * has room for that many, and an owner takes a new capacity on at its next slow path of the
+ * class (mag_sync), giving back what no longer fits. */
 #define HAK_MAG_MAX 128
 static struct {
   uint16_t base[HAK_NCLASSES]; /* index of the class's bottom (NULL) slot */
-  uint16_t cap[HAK_NCLASSES];
+  uint16_t cap[HAK_NCLASSES];  /* the default capacity and batch */
   uint16_t batch[HAK_NCLASSES];
+  uint16_t most[HAK_NCLASSES]; /* the largest batch the learner may set */
   unsigned slots;
 } mag;
+static _Atomic(uint16_t) mag_learned[HAK_NCLASSES]; /* the learner's batch; 0: the default */
 
 static void mag_geometry(void)
 {
@@ -133,12 +151,51 @@ static void mag_geometry(void)
     unsigned batch = c < HAK_TINY_CLASSES ? HAK_MIN((unsigned)hak_opt.TINY_BATCH, 16384 / hak_class_size[c])
                                           : (unsigned)hak_opt.POOL_REFILL_BATCH;
     unsigned cap = HAK_MIN(2 * HAK_MAX(batch, 1u), (unsigned)HAK_MAG_MAX);
+    batch = HAK_MIN(batch, cap);
+    unsigned most = batch;
+    if (hak_opt.LEARN && !hak_stats_on) {
+      unsigned by_bytes = (unsigned)(((size_t)hak_opt.LEARN_CLASS_KB << 10) / (2 * hak_class_size[c]));
+      most = HAK_MAX(batch, HAK_MIN(HAK_MIN((unsigned)hak_opt.LEARN_BATCH_MAX, by_bytes),
+                                    (unsigned)HAK_MAG_MAX / 2));
+    }
     mag.cap[c] = (uint16_t)(hak_stats_on ? 0 : cap);
-    mag.batch[c] = (uint16_t)(hak_stats_on ? 1 : HAK_MIN(batch, cap));
+    mag.batch[c] = (uint16_t)(hak_stats_on ? 1 : batch);
+    mag.most[c] = (uint16_t)(hak_stats_on ? 1 : most);
     mag.base[c] = (uint16_t)at;
-    at += 1 + HAK_MAX(mag.cap[c], 1);
+    at += 1 + HAK_MAX(HAK_MAX(mag.cap[c], 2u * mag.most[c]), 1u);
   }
   mag.slots = at;
+}
+
+/* The batch and the capacity of class c now. */
+static unsigned mag_batch_now(unsigned c)
+{
+  unsigned b = __atomic_load_n(&mag_learned[c], __ATOMIC_RELAXED);
+  return b ? b : mag.batch[c];
+}
+
+static unsigned mag_cap_now(unsigned c)
+{
+  unsigned b = __atomic_load_n(&mag_learned[c], __ATOMIC_RELAXED);
+  return b && mag.cap[c] ? HAK_MIN(2 * b, (unsigned)HAK_MAG_MAX) : mag.cap[c];
+}
+
+unsigned hak_mag_batch(unsigned c, unsigned *def, unsigned *most)
+{
+  if (!mag.slots) { /* no heap yet: nothing learned either */
+    *def = *most = 0;
+    return 0;
+  }
+  *def = mag.batch[c];
+  *most = mag.most[c];
+  return mag_batch_now(c);
+}
+
+void hak_mag_set_batch(unsigned c, unsigned batch)
+{
+  if (!mag.slots) return;
+  batch = HAK_MAX(HAK_MIN(batch, (unsigned)mag.most[c]), (unsigned)mag.batch[c]);
+  __atomic_store_n(&mag_learned[c], (uint16_t)(batch == mag.batch[c] ? 0 : batch), __ATOMIC_RELAXED);
 }
 
 static void **mag_bottom(hak_heap_t *h, unsigned c)
@@ -182,6 +239,7 @@ static hak_heap_t *heap_new(void)
       h->lim[c] = bottom + 1 + mag.cap[c];
       h->slab[c] = &hak_slab_none;
       h->bg_remote[c] = 0;
+      h->slow[c] = 0;
       for (unsigned l = 0; l < 2; l++) {
         h->head[l][c] = h->tail[l][c] = NULL;
         h->count[l][c] = 0;
@@ -221,6 +279,7 @@ static void heap_free(hak_heap_t *h)
 {
   pthread_mutex_lock(&heaps.lock);
   stats_add(heaps.exited, h->stats);
+  for (unsigned c = 0; c < HAK_NCLASSES; c++) heaps.exited_slow[c] += h->slow[c];
   h->live = false;
   h->next_free = heaps.free;
   heaps.free = h;
@@ -720,7 +779,7 @@ static void thread_heap_done(void *arg)
 #define MAG_FILL_AHEAD 4
 static void mag_fill(hak_heap_t *h, unsigned c, hak_slab_t *s)
 {
-  void **t = h->top[c], **end = t + mag.batch[c];
+  void **t = h->top[c], **end = t + mag_batch_now(c);
   uint32_t listed = s->carved - s->used, n = HAK_MIN(listed, (uint32_t)(end - t));
   if (n) {
     char *b = s->free, *last = s->start;
@@ -779,14 +838,35 @@ static void mag_flush_all(hak_heap_t *h)
   for (unsigned c = 0; c < HAK_NCLASSES; c++) mag_flush(h, c, mag.cap[c]);
 }
 
+/* The owner takes on class c's capacity now (the learner may have changed it): what its
+ * magazine holds beyond goes back to the slabs. */
+static void mag_sync(hak_heap_t *h, unsigned c)
+{
+  unsigned cap = mag_cap_now(c);
+  void **bottom = mag_bottom(h, c), **lim = bottom + 1 + cap;
+  if (h->lim[c] == lim) return;
+  size_t have = (size_t)(h->top[c] - bottom - 1);
+  if (have > cap) mag_flush(h, c, have - cap);
+  h->lim[c] = lim;
+}
+
+/* One more slow path of class c, for the learner (stored atomically: it reads them). */
+static void count_slow(hak_heap_t *h, unsigned c)
+{
+  __atomic_store_n(&h->slow[c], h->slow[c] + 1, __ATOMIC_RELAXED);
+}
+
 void hak_mag_overflow(hak_heap_t *h, hak_slab_t *s, void *p)
 {
   unsigned c = s->cls;
-  if (mag.cap[c] == 0) { /* statistics: no magazine */
+  count_slow(h, c);
+  mag_sync(h, c);
+  unsigned cap = mag_cap_now(c);
+  if (cap == 0) { /* statistics: no magazine */
     slab_take_back(h, p);
     return;
   }
-  mag_flush(h, c, HAK_MAX(mag.cap[c] / 2, 1));
+  if (h->top[c] >= h->lim[c]) mag_flush(h, c, HAK_MAX(cap / 2, 1));
   *h->top[c]++ = p;
 }
 
@@ -837,6 +917,8 @@ void *hak_small_alloc_slow(unsigned c, size_t n)
     if (s->free) h->stats[c].hits++;
     else h->stats[c].refills++;
   }
+  count_slow(h, c);
+  mag_sync(h, c);
   if (!s->free && c >= HAK_TINY_CLASSES && n) {
     void *b = mid_borrow(h, c, n);
     if (b) {

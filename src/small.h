@@ -76,6 +76,7 @@ struct hak_heap {
   uint32_t bg_refills;
   double bg_since;
   uint32_t bg_remote[HAK_NCLASSES];
+  uint32_t slow[HAK_NCLASSES];    /* slow paths per class, for the learner (stored atomically) */
   hak_ss_t *span;                 /* the span region it allocates L2.5 blocks from (span.h) */
   hak_heap_t *next_all;           /* every heap ever made */
   hak_heap_t *next_free;          /* heaps whose thread has exited, ready for reuse */
@@ -153,6 +154,12 @@ hak_heap_t *hak_heap_get(void);
 void hak_heap_abandon(hak_heap_t *h);
 /* malloc_trim: gives back the calling thread's wholly free slabs. */
 void hak_heap_trim(void);
+/* The learner's view of the magazines: class c's batch now, its default and the most it may
+ * be set to (all 0 before the first heap); setting keeps it within those. */
+unsigned hak_mag_batch(unsigned c, unsigned *def, unsigned *most);
+void hak_mag_set_batch(unsigned c, unsigned batch);
+/* Slow paths per class (magazine empty on malloc, full on free) of every heap, live or exited. */
+void hak_heap_slow_counts(uint64_t out[HAK_NCLASSES]);
 /* For the background thread: the wholly free slabs that heaps' lists have kept for their
  * owners for longer than HAKMEM_SLAB_PURGE_MS go to the pool, and the blocks other threads
  * freed into the current slabs of heaps idle that long give their inner pages back.  Adds to

@@ -5,6 +5,7 @@
 
 #include "background.h"
 #include "large.h"
+#include "learn.h"
 #include "options.h"
 #include "os.h"
 #include "stats.h"
@@ -139,6 +140,7 @@ static void report_classes(void)
   if (bg || wakeups)
     out("hakmem: background thread: %lu wakeups; for idle threads %lu slabs given back, %lu "
         "remote lists purged", (unsigned long)wakeups, (unsigned long)slabs, (unsigned long)lists);
+  if (hak_opt.LEARN) hak_learn_report(out);
 }
 
 static void report_profile(void)

@@ -1,6 +1,7 @@
 #!/bin/sh
-# Test n: the background thread (tiers_background.c).  The delays are short (purge 200 ms,
-# BigCache and SuperSlab TTLs 1 s) so that the memory is due back well within the watch.
+# Test n: the background thread and the learner that runs in it (tiers_background.c).  The
+# delays are short (purge 200 ms, BigCache and SuperSlab TTLs 1 s) so that the memory is due
+# back well within the watch.
 . "${top_srcdir:-../..}/tests/tiers/run.sh"
 p=$(prog tiers_background)
 short="HAKMEM_SLAB_PURGE_MS=200 HAKMEM_BIGCACHE_TTL_MS=1000 HAKMEM_SUPERSLAB_TTL_SEC=1"
@@ -16,4 +17,20 @@ sub "race" env HAKMEM_BACKGROUND=1 HAKMEM_SLAB_PURGE_MS=10 HAKMEM_STATS=1 HAKMEM
 lists=$(sed -n 's/^hakmem: background thread: [0-9]* wakeups; for idle threads [0-9]* slabs given back, \([0-9]*\) remote lists purged$/\1/p' "$stats")
 [ -n "$lists" ] && [ "$lists" -gt 0 ]
 tt_ok $? "race: the thread purged ${lists:-no} remote lists meanwhile"
+
+# The learner runs in the same thread and also gives memory back.
+sub "learn on" env HAKMEM_LEARN=1 $HAK_EMULATOR "$p" threads 1
+sub "learn idle" env HAKMEM_LEARN=1 $short $HAK_EMULATOR "$p" idle
+sub "learn fork" env HAKMEM_LEARN=1 $short $HAK_EMULATOR "$p" fork
+# Bounds: with at most 12 blocks per refill, a workload whose slow paths stay frequent gets
+# its 16..32 KiB classes raised from the default 8, and never past 12.
+sub "learn bounds" env HAKMEM_LEARN=1 HAKMEM_LEARN_LOG=1 HAKMEM_LEARN_WINDOW_MS=20 \
+  HAKMEM_LEARN_DWELL_MS=60 HAKMEM_LEARN_BATCH_MAX=12 $HAK_EMULATOR "$p" churn 1500
+log=$tt_tmp/err
+raised=$(grep -c '^hakmem: learner: .*: batch 8 -> [0-9]*, raised' "$log")
+[ "$raised" -gt 0 ]
+tt_ok $? "learn bounds: batches raised from the default 8 ($raised decisions)"
+over=$(sed -n 's/^hakmem: learner: .*: batch [0-9]* -> \([0-9]*\),.*/\1/p' "$log" | awk '$1 > 12 || $1 < 8' | wc -l)
+[ "$over" -eq 0 ] && [ -s "$log" ]
+tt_ok $? "learn bounds: no batch set outside 8..12 ($over)"
 tt_done

@@ -18,6 +18,10 @@
  *              as blocks keep coming: every block must keep what was written at its ends and
  *              in its first words until freed, and be whole again when handed out anew (also
  *              under ThreadSanitizer, tests/tsan/background.sh).
+ *   churn MS   one thread replaces 16..32 KiB blocks at random in a set of 256 for MS
+ *              milliseconds, the slow paths of those classes frequent all along, which makes
+ *              the learner (HAKMEM_LEARN) raise their batches as far as its bounds allow; its
+ *              decisions, printed (HAKMEM_LEARN_LOG), are checked by background.sh.
  * Threads are counted from /proc/self/task with system calls only, so that counting never
  * allocates. */
 #include <dirent.h>
@@ -199,10 +203,39 @@ static void race(void)
      "freed (%d bad)", ROUNDS, PER_ROUND, atomic_load(&ring_bad));
 }
 
+static void churn(unsigned ms)
+{
+  plan(1);
+  static unsigned char *set[256];
+  unsigned x = 5;
+  size_t bad = 0, rounds = 0;
+  struct timespec t0, t;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (;;) {
+    for (unsigned i = 0; i < 4096; i++) {
+      x = x * 1103515245u + 12345u;
+      unsigned k = (x >> 8) % 256;
+      if (set[k]) {
+        bad += set[k][0] != (unsigned char)k;
+        free(set[k]);
+      }
+      x = x * 1103515245u + 12345u;
+      set[k] = malloc(16 * KiB + (x >> 8) % (16 * KiB));
+      if (!set[k]) bail_out("malloc");
+      set[k][0] = (unsigned char)k;
+    }
+    rounds++;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >= (long)ms) break;
+  }
+  for (unsigned k = 0; k < 256; k++) free(set[k]);
+  ok(bad == 0, "%zu rounds of 4096 replacements, every block intact (%zu bad)", rounds, bad);
+}
+
 int main(int argc, char **argv)
 {
   int at_start = bg_threads(); /* before anything in main allocates */
-  if (argc < 2) bail_out("usage: tiers_background threads N | idle | kept | race | fork");
+  if (argc < 2) bail_out("usage: tiers_background threads N | idle | kept | race | fork | churn MS");
   watchdog(120);
   if (!strcmp(argv[1], "threads") && argc > 2) {
     plan(2);
@@ -216,9 +249,13 @@ int main(int argc, char **argv)
     plan(2);
     int back = !strcmp(argv[1], "idle");
     exchange(back ? 5000 : 1500, back, back ? "with the thread" : "without it");
+  } else if (!strcmp(argv[1], "churn") && argc > 2) {
+    churn((unsigned)atoi(argv[2]));
   } else if (!strcmp(argv[1], "race")) {
     race();
   } else if (!strcmp(argv[1], "fork")) {
+    /* qemu-user asserts when the child of a threaded process starts a thread */
+    if (emulated()) skip_all("under an emulator a forked child cannot start threads");
     plan(6);
     free(malloc(100));
     ok(bg_threads() == 1, "the parent runs the thread (%d)", bg_threads());

@@ -1,10 +1,16 @@
 #!/bin/sh
-# The background thread under ThreadSanitizer (tests/tiers/tiers_background.c): its passes over
-# idle threads' current slabs and lists race the owners' refills and other threads' frees; a
-# report makes the run exit 66, which fails it.  (Its fork case stays in the normal build:
+# The background thread and the learner under ThreadSanitizer (tests/tiers/tiers_background.c):
+# the thread's passes over idle threads' current slabs and lists race the owners' refills and
+# other threads' frees, and the learner's changes race the slow paths that read them; a report
+# makes the run exit 66, which fails it.  (Its fork case stays in the normal build:
 # ThreadSanitizer does not support a child that starts threads after a multi-threaded fork.)
 tt_bin="${top_builddir:-.}/tests/tsan" tt_ext=.tsan
 . "${top_srcdir:-../..}/tests/tiers/run.sh"
 p=$(prog tiers_background)
 sub race env HAKMEM_BACKGROUND=1 HAKMEM_SLAB_PURGE_MS=10 "$p" race
+# The learner's looks and changes race the owners' slow paths that read the batches.
+sub "learn race" env HAKMEM_LEARN=1 HAKMEM_LEARN_WINDOW_MS=10 HAKMEM_LEARN_DWELL_MS=20 \
+  HAKMEM_SLAB_PURGE_MS=10 "$p" race
+sub "learn churn" env HAKMEM_LEARN=1 HAKMEM_LEARN_WINDOW_MS=10 HAKMEM_LEARN_DWELL_MS=20 \
+  "$p" churn 1000
 tt_done
