@@ -56,6 +56,10 @@ BENCHMARKS = [
      "1 pair, 16..131072 B (half the blocks above 64 KiB)"),
     ("mid", "bench_mid", ["1000000", "1024", "1"], ["300000", "1024", "1"],
      "1 thread, 1..64 KiB, 1024 live slots (~33 MB live)"),
+    ("mid_long", "bench_mid", ["40000000", "1024", "1"], ["10000000", "1024", "1"],
+     "as mid, 40 times longer (about a second: time for HAKMEM_LEARN to act)"),
+    ("shift", "bench_shift", ["20000000", "1"], ["5000000", "1"],
+     "1 thread: 16..1040 B, then 8..32 KiB, then 16..1040 B again, 20 M replacements each"),
     ("realloc_growth", "bench_realloc", ["2000000", "16", "4194304", "1"],
      ["500000", "16", "4194304", "1"],
      "16 buffers grown by 1..256 B appends up to 4 MiB; half exact (string builder), half doubling"),
@@ -92,11 +96,12 @@ def parse_line(out):
     return None
 
 
-def run_one(cmd, preload, timeout):
+def run_one(cmd, preload, timeout, extra_env=None):
     env = dict(os.environ)
     env.pop("LD_PRELOAD", None)
     if preload:
         env["LD_PRELOAD"] = preload
+    env.update(extra_env or {})
     try:
         p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -125,6 +130,10 @@ def main():
                     help="one more allocator to preload, run interleaved with the others "
                     "(for example hakmem-before=../base/.libs/libhakmem.so: what precedes the "
                     "first '-' is the malloc= it must report); repeatable")
+    ap.add_argument("--extra-env", action="append", default=[], metavar="NAME:VAR=VALUE",
+                    help="an environment variable for allocator NAME only (for example "
+                    "hakmem-learn:HAKMEM_LEARN=1 with --extra hakmem-learn=.libs/libhakmem.so); "
+                    "repeatable")
     ap.add_argument("--reps", type=int, default=None, help="repetitions (default 5, quick 3)")
     ap.add_argument("--quick", action="store_true", help="smaller runs and 3 repetitions")
     ap.add_argument("--allocators", default=None,
@@ -162,6 +171,13 @@ def main():
         if not name or not os.path.exists(p):
             ap.error("--extra %s: want NAME=PATH of an existing library" % e)
         allocs.append((name, os.path.abspath(p)))
+    envs = {}  # allocator name -> its own environment variables
+    for e in args.extra_env:
+        name, _, setting = e.partition(":")
+        var, eq, value = setting.partition("=")
+        if not name or not var or not eq or name not in [a for a, _ in allocs]:
+            ap.error("--extra-env %s: want NAME:VAR=VALUE for an allocator of this run" % e)
+        envs.setdefault(name, {})[var] = value
 
     benches = [b for b in BENCHMARKS if not args.bench or b[0] in args.bench.split(",")]
     for b in benches:
@@ -177,7 +193,7 @@ def main():
         for label, prog, full, quick, _ in benches:
             cmd = [os.path.join(args.bindir, prog)] + (quick if args.quick else full)
             for name, lib in order:
-                r, err = run_one(cmd, lib, args.timeout)
+                r, err = run_one(cmd, lib, args.timeout, envs.get(name))
                 # an --extra allocator "hakmem-before" reports itself as malloc=hakmem
                 if r is not None and r.get("malloc") != name.split("-")[0]:
                     r, err = None, "preload did not take: program reports malloc=%s" % r.get("malloc")
@@ -279,7 +295,8 @@ def main():
     print("Run from the build directory; glibc runs with no LD_PRELOAD.\n")
     print("```")
     for name, lib in allocs:
-        print("# %s: %s" % (name, "LD_PRELOAD=" + lib if lib else "no preload"))
+        settings = "".join("%s=%s " % kv for kv in sorted(envs.get(name, {}).items()))
+        print("# %s: %s%s" % (name, settings, "LD_PRELOAD=" + lib if lib else "no preload"))
     for label, prog, full, quick, what in benches:
         cmd = [os.path.join(args.bindir, prog)] + (quick if args.quick else full)
         print("%s   # %s: %s" % (" ".join(shlex.quote(c) for c in cmd), label, what))

@@ -4,7 +4,7 @@
 # `make bench-callgrind` counts instructions per malloc/free pair with valgrind.
 BENCH_BINS = bench/bench_random_mixed bench/bench_larson bench/bench_prodcons bench/bench_mid \
 	bench/bench_realloc bench/bench_large bench/bench_phase bench/bench_exchange \
-	bench/bench_span
+	bench/bench_span bench/bench_shift
 EXTRA_PROGRAMS += $(BENCH_BINS)
 CLEANFILES += $(BENCH_BINS)
 
@@ -19,6 +19,7 @@ bench_bench_large_SOURCES = bench/bench_large.c bench/bench.h
 bench_bench_phase_SOURCES = bench/bench_phase.c bench/bench.h
 bench_bench_exchange_SOURCES = bench/bench_exchange.c bench/bench.h
 bench_bench_span_SOURCES = bench/bench_span.c bench/bench.h
+bench_bench_shift_SOURCES = bench/bench_shift.c bench/bench.h
 EXTRA_DIST += bench/compare.py bench/callgrind.sh
 
 PYTHON3 = python3

@@ -15,8 +15,13 @@ stats=$tt_tmp/race-stats
 sub "race" env HAKMEM_BACKGROUND=1 HAKMEM_SLAB_PURGE_MS=10 HAKMEM_STATS=1 HAKMEM_STATS_FILE="$stats" \
   $HAK_EMULATOR "$p" race
 lists=$(sed -n 's/^hakmem: background thread: [0-9]* wakeups; for idle threads [0-9]* slabs given back, \([0-9]*\) remote lists purged$/\1/p' "$stats")
-[ -n "$lists" ] && [ "$lists" -gt 0 ]
-tt_ok $? "race: the thread purged ${lists:-no} remote lists meanwhile"
+page=$($HAK_EMULATOR "$p" pagesize)
+if [ "$((2 * ${page:-4096}))" -le 32768 ]; then
+  [ -n "$lists" ] && [ "$lists" -gt 0 ]
+  tt_ok $? "race: the thread purged ${lists:-no} remote lists meanwhile"
+else # a block must span two pages for its inside to go back
+  tt_skip "race: ${page}-byte pages: no 8..32 KiB block has a page inside to purge"
+fi
 
 # The learner runs in the same thread and also gives memory back.
 sub "learn on" env HAKMEM_LEARN=1 $HAK_EMULATOR "$p" threads 1

@@ -249,6 +249,9 @@ int main(int argc, char **argv)
     plan(2);
     int back = !strcmp(argv[1], "idle");
     exchange(back ? 5000 : 1500, back, back ? "with the thread" : "without it");
+  } else if (!strcmp(argv[1], "pagesize")) { /* for background.sh, not a test */
+    printf("%zu\n", page_size());
+    return 0;
   } else if (!strcmp(argv[1], "churn") && argc > 2) {
     churn((unsigned)atoi(argv[2]));
   } else if (!strcmp(argv[1], "race")) {
