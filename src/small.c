@@ -835,7 +835,7 @@ static void mag_flush(hak_heap_t *h, unsigned c, size_t n)
 
 static void mag_flush_all(hak_heap_t *h)
 {
-  for (unsigned c = 0; c < HAK_NCLASSES; c++) mag_flush(h, c, mag.cap[c]);
+  for (unsigned c = 0; c < HAK_NCLASSES; c++) mag_flush(h, c, SIZE_MAX); /* a learned capacity too */
 }
 
 /* The owner takes on class c's capacity now (the learner may have changed it): what its

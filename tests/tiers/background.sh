@@ -38,4 +38,6 @@ tt_ok $? "learn bounds: batches raised from the default 8 ($raised decisions)"
 over=$(sed -n 's/^hakmem: learner: .*: batch [0-9]* -> \([0-9]*\),.*/\1/p' "$log" | awk '$1 > 12 || $1 < 8' | wc -l)
 [ "$over" -eq 0 ] && [ -s "$log" ]
 tt_ok $? "learn bounds: no batch set outside 8..12 ($over)"
+sub "learn exit" env HAKMEM_LEARN=1 HAKMEM_LEARN_WINDOW_MS=20 HAKMEM_LEARN_DWELL_MS=60 \
+  $HAK_EMULATOR "$p" churn 1000 thread
 tt_done

@@ -21,7 +21,9 @@
  *   churn MS   one thread replaces 16..32 KiB blocks at random in a set of 256 for MS
  *              milliseconds, the slow paths of those classes frequent all along, which makes
  *              the learner (HAKMEM_LEARN) raise their batches as far as its bounds allow; its
- *              decisions, printed (HAKMEM_LEARN_LOG), are checked by background.sh.
+ *              decisions, printed (HAKMEM_LEARN_LOG), are checked by background.sh.  With
+ *              "thread" the churn runs on a thread that then exits: after malloc_trim(0)
+ *              hakmem maps little, so its larger magazines went back whole.
  * Threads are counted from /proc/self/task with system calls only, so that counting never
  * allocates. */
 #include <dirent.h>
@@ -61,7 +63,7 @@ static int bg_threads(void)
 
 static void **v[2];
 static size_t count[2];
-static pthread_barrier_t made, freed, done;
+static pthread_barrier_t made, measured, freed, done;
 
 /* Allocates about bytes in sizes of 16 B .. 64 KiB, a power of two picked at random and then a
  * size below it, every page written. */
@@ -87,6 +89,7 @@ static void *exchanger(void *arg)
   int me = (int)(intptr_t)arg;
   count[me] = burst(v[me], BURST / 2, 7u + (unsigned)me);
   pthread_barrier_wait(&made);
+  pthread_barrier_wait(&measured); /* main reads the peak before anything is freed */
   for (size_t i = 0; i < count[1 - me]; i++) free(v[1 - me][i]);
   pthread_barrier_wait(&freed);
   pthread_barrier_wait(&done); /* alive and idle while main watches */
@@ -124,11 +127,13 @@ static void exchange(unsigned ms, int expect_back, const char *what)
   size_t base = rss_bytes(), slack = slack_of(base);
   pthread_t t[2];
   pthread_barrier_init(&made, NULL, 3);
+  pthread_barrier_init(&measured, NULL, 3);
   pthread_barrier_init(&freed, NULL, 3);
   pthread_barrier_init(&done, NULL, 3);
   for (intptr_t i = 0; i < 2; i++) pthread_create(&t[i], NULL, exchanger, (void *)i);
   pthread_barrier_wait(&made);
   size_t peak = rss_bytes();
+  pthread_barrier_wait(&measured);
   pthread_barrier_wait(&freed);
   size_t freed_rss = rss_bytes();
   unsigned waited = ms;
@@ -203,9 +208,33 @@ static void race(void)
      "freed (%d bad)", ROUNDS, PER_ROUND, atomic_load(&ring_bad));
 }
 
-static void churn(unsigned ms)
+static void churn_for(unsigned ms);
+
+/* churn on a thread of its own, which then exits; everything it held must come back. */
+static void *churn_thread(void *arg)
 {
-  plan(1);
+  churn_for((unsigned)(uintptr_t)arg);
+  return NULL;
+}
+
+static void churn(unsigned ms, int on_thread)
+{
+  plan(on_thread ? 2 : 1);
+  if (!on_thread) {
+    churn_for(ms);
+    return;
+  }
+  pthread_t t;
+  pthread_create(&t, NULL, churn_thread, (void *)(uintptr_t)ms);
+  pthread_join(t, NULL);
+  malloc_trim(0);
+  struct mallinfo2 m = mallinfo2();
+  ok(m.arena <= 8 * MiB, "the thread exited and malloc_trim(0): %.1f MiB still mapped (at most 8)",
+     mib(m.arena));
+}
+
+static void churn_for(unsigned ms)
+{
   static unsigned char *set[256];
   unsigned x = 5;
   size_t bad = 0, rounds = 0;
@@ -253,7 +282,7 @@ int main(int argc, char **argv)
     printf("%zu\n", page_size());
     return 0;
   } else if (!strcmp(argv[1], "churn") && argc > 2) {
-    churn((unsigned)atoi(argv[2]));
+    churn((unsigned)atoi(argv[2]), argc > 3 && !strcmp(argv[3], "thread"));
   } else if (!strcmp(argv[1], "race")) {
     race();
   } else if (!strcmp(argv[1], "fork")) {

@@ -36,13 +36,14 @@ static size_t burst(void **out, size_t bytes, unsigned x)
 }
 
 static size_t half_count[2];
-static pthread_barrier_t made, freed;
+static pthread_barrier_t made, measured, freed;
 
 static void *exchanger(void *arg)
 {
   int me = (int)(intptr_t)arg;
   half_count[me] = burst(v + me * (MAXBLOCKS / 2), BURST / 2, 1u + (unsigned)me);
   pthread_barrier_wait(&made);
+  pthread_barrier_wait(&measured); /* main reads the peak before anything is freed */
   int other = 1 - me;
   for (size_t i = 0; i < half_count[other]; i++) free(v[other * (MAXBLOCKS / 2) + i]);
   pthread_barrier_wait(&freed); /* idle while main measures */
@@ -64,10 +65,12 @@ int main(int argc, char **argv)
   if (exchanged) {
     pthread_t t[2];
     pthread_barrier_init(&made, NULL, 3);
+    pthread_barrier_init(&measured, NULL, 3);
     pthread_barrier_init(&freed, NULL, 3);
     for (intptr_t i = 0; i < 2; i++) pthread_create(&t[i], NULL, exchanger, (void *)i);
     pthread_barrier_wait(&made);
     peak = rss_bytes();
+    pthread_barrier_wait(&measured);
     pthread_barrier_wait(&freed);
     after = rss_bytes();
     pthread_barrier_wait(&freed);
