@@ -164,7 +164,7 @@ static void mag_geometry(void)
     mag.base[c] = (uint16_t)at;
     at += 1 + HAK_MAX(HAK_MAX(mag.cap[c], 2u * mag.most[c]), 1u);
   }
-  mag.slots = at;
+  __atomic_store_n(&mag.slots, at, __ATOMIC_RELEASE); /* the learner reads the rest after it */
 }
 
 /* The batch and the capacity of class c now. */
@@ -182,7 +182,7 @@ static unsigned mag_cap_now(unsigned c)
 
 unsigned hak_mag_batch(unsigned c, unsigned *def, unsigned *most)
 {
-  if (!mag.slots) { /* no heap yet: nothing learned either */
+  if (!__atomic_load_n(&mag.slots, __ATOMIC_ACQUIRE)) { /* no heap yet: nothing learned either */
     *def = *most = 0;
     return 0;
   }
@@ -193,7 +193,7 @@ unsigned hak_mag_batch(unsigned c, unsigned *def, unsigned *most)
 
 void hak_mag_set_batch(unsigned c, unsigned batch)
 {
-  if (!mag.slots) return;
+  if (!__atomic_load_n(&mag.slots, __ATOMIC_ACQUIRE)) return;
   batch = HAK_MAX(HAK_MIN(batch, (unsigned)mag.most[c]), (unsigned)mag.batch[c]);
   __atomic_store_n(&mag_learned[c], (uint16_t)(batch == mag.batch[c] ? 0 : batch), __ATOMIC_RELAXED);
 }
@@ -206,7 +206,7 @@ static void **mag_bottom(hak_heap_t *h, unsigned c)
 static hak_heap_t *heap_new(void)
 {
   pthread_mutex_lock(&heaps.lock);
-  if (!mag.slots) mag_geometry();
+  if (!__atomic_load_n(&mag.slots, __ATOMIC_RELAXED)) mag_geometry(); /* under heaps.lock */
   hak_heap_t *h = heaps.free;
   if (h) {
     heaps.free = h->next_free;
@@ -287,7 +287,15 @@ static void heap_free(hak_heap_t *h)
 }
 
 /* fork: the heaps' lock, every heap's list lock, then every partial list's; the pool's locks
- * come after these.  (No thread holds a heap's list lock and another lock at once.) */
+ * come after these.  Those are the orders every thread keeps: an owner takes its trim lock,
+ * then its list lock, and other locks only with neither held; the background thread tries a
+ * trim lock or takes a list lock under the heaps' lock.
+ *
+ * The trim locks are left out, on purpose: in the child, the heap of a thread that was
+ * refilling keeps its trim lock held by a thread that is not there, and the background thread,
+ * which only ever tries that lock, leaves the heap (half changed, and nobody's) alone; no one
+ * waits on it, as such a heap is never recycled.  (Taking them too would also pass the 64 locks
+ * ThreadSanitizer can follow in one thread.) */
 void hak_heap_lock_all(void)
 {
   pthread_mutex_lock(&heaps.lock);
@@ -780,6 +788,7 @@ static void thread_heap_done(void *arg)
 static void mag_fill(hak_heap_t *h, unsigned c, hak_slab_t *s)
 {
   void **t = h->top[c], **end = t + mag_batch_now(c);
+  if (end > h->lim[c] && h->lim[c] > t) end = h->lim[c]; /* a batch raised since mag_sync */
   uint32_t listed = s->carved - s->used, n = HAK_MIN(listed, (uint32_t)(end - t));
   if (n) {
     char *b = s->free, *last = s->start;
@@ -873,6 +882,8 @@ void hak_mag_overflow(hak_heap_t *h, hak_slab_t *s, void *p)
 /* The mid pool's answer to an empty class: a ready block of a larger class, when its size
  * stays within HAKMEM_W_MAX times the request, saves a refill and wastes a bounded amount.
  * Without magazines (statistics) the larger class's current slab offers its list instead. */
+static void mag_sync(hak_heap_t *h, unsigned c);
+
 static void *mid_borrow(hak_heap_t *h, unsigned c, size_t n)
 {
   double limit = hak_opt.W_MAX * (double)n;
@@ -880,6 +891,7 @@ static void *mid_borrow(hak_heap_t *h, unsigned c, size_t n)
     void *b = hak_mag_pop(h, k);
     hak_slab_t *s = h->slab[k];
     if (!b && s->free) {
+      mag_sync(h, k); /* the batch mag_fill takes must fit under the limit */
       mag_fill(h, k, s);
       b = hak_mag_pop(h, k);
     }

@@ -228,7 +228,7 @@ HAK_INLINE void hak_small_free(void *p)
     unsigned c = s->cls;
     void **t = h->top[c];
     b[1] = tag;
-    if (hak_likely(t != h->lim[c])) {
+    if (hak_likely(t < h->lim[c])) { /* < not !=: a magazine over a lowered limit goes slow */
       *t = p;
       h->top[c] = t + 1;
       return;

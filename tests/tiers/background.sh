@@ -40,4 +40,6 @@ over=$(sed -n 's/^hakmem: learner: .*: batch [0-9]* -> \([0-9]*\),.*/\1/p' "$log
 tt_ok $? "learn bounds: no batch set outside 8..12 ($over)"
 sub "learn exit" env HAKMEM_LEARN=1 HAKMEM_LEARN_WINDOW_MS=20 HAKMEM_LEARN_DWELL_MS=60 \
   $HAK_EMULATOR "$p" churn 1000 thread
+sub "learn borrow" env HAKMEM_LEARN=1 HAKMEM_LEARN_WINDOW_MS=10 HAKMEM_LEARN_DWELL_MS=0 \
+  $HAK_EMULATOR "$p" borrow 1500
 tt_done

@@ -24,6 +24,12 @@
  *              decisions, printed (HAKMEM_LEARN_LOG), are checked by background.sh.  With
  *              "thread" the churn runs on a thread that then exits: after malloc_trim(0)
  *              hakmem maps little, so its larger magazines went back whole.
+ *   borrow MS  one thread, for MS milliseconds, allocates rounds of 1025..4096-byte blocks
+ *              (mid classes that the learner may raise to 32 blocks per refill), some sizes
+ *              just below a class so that an empty class borrows a ready block of the next
+ *              (HAKMEM_W_MAX), and frees each round whole on its fast path: with batches
+ *              raised under it, no magazine may run past its limit, and every block must keep
+ *              its pattern.
  * Threads are counted from /proc/self/task with system calls only, so that counting never
  * allocates. */
 #include <dirent.h>
@@ -261,10 +267,42 @@ static void churn_for(unsigned ms)
   ok(bad == 0, "%zu rounds of 4096 replacements, every block intact (%zu bad)", rounds, bad);
 }
 
+static void borrow(unsigned ms)
+{
+  plan(1);
+  enum { ROUND = 3000 };
+  static unsigned char *b[ROUND];
+  static size_t len[ROUND];
+  unsigned x = 11;
+  size_t bad = 0, rounds = 0;
+  struct timespec t0, t;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (;;) {
+    size_t n = 500 + rounds % 5 * 600; /* rounds of different lengths */
+    for (size_t i = 0; i < n; i++) {
+      x = x * 1103515245u + 12345u;
+      size_t size = 1025 + (x >> 8) % 3072;
+      if ((x >> 4) % 3 == 0) size = 1700 + (x >> 8) % 90; /* just under 1792: borrows 2048 */
+      b[i] = malloc(size);
+      if (!b[i]) bail_out("malloc");
+      memset(b[i], (int)(i & 0xff), size);
+      len[i] = size;
+    }
+    for (size_t i = 0; i < n; i++) {
+      bad += b[i][0] != (unsigned char)(i & 0xff) || b[i][len[i] - 1] != (unsigned char)(i & 0xff);
+      free(b[i]);
+    }
+    rounds++;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >= (long)ms) break;
+  }
+  ok(bad == 0, "%zu rounds, every block kept its pattern (%zu bad)", rounds, bad);
+}
+
 int main(int argc, char **argv)
 {
   int at_start = bg_threads(); /* before anything in main allocates */
-  if (argc < 2) bail_out("usage: tiers_background threads N | idle | kept | race | fork | churn MS");
+  if (argc < 2) bail_out("usage: tiers_background threads N | idle | kept | race | fork | churn MS | borrow MS");
   watchdog(120);
   if (!strcmp(argv[1], "threads") && argc > 2) {
     plan(2);
@@ -283,6 +321,8 @@ int main(int argc, char **argv)
     return 0;
   } else if (!strcmp(argv[1], "churn") && argc > 2) {
     churn((unsigned)atoi(argv[2]), argc > 3 && !strcmp(argv[3], "thread"));
+  } else if (!strcmp(argv[1], "borrow") && argc > 2) {
+    borrow((unsigned)atoi(argv[2]));
   } else if (!strcmp(argv[1], "race")) {
     race();
   } else if (!strcmp(argv[1], "fork")) {
