@@ -99,7 +99,10 @@ static struct {
   size_t arena_left;
   hak_class_stats_t exited[HAK_NCLASSES]; /* counts of heaps whose threads have exited */
   uint64_t exited_slow[HAK_NCLASSES];
-} heaps = {.lock = PTHREAD_MUTEX_INITIALIZER};
+  /* Held by the background thread through its pass over the heaps (hak_heap_release_idle),
+   * which takes their trim and list locks without the heaps' lock; fork takes it first. */
+  pthread_mutex_t pass_lock;
+} heaps = {.lock = PTHREAD_MUTEX_INITIALIZER, .pass_lock = PTHREAD_MUTEX_INITIALIZER};
 
 void hak_heap_slow_counts(uint64_t out[HAK_NCLASSES])
 {
@@ -231,7 +234,11 @@ static hak_heap_t *heap_new(void)
       heaps.all = h;
     }
   }
-  if (h) { /* under the lock: the background thread reads live heaps under it */
+  if (h) {
+    /* A recycled heap is on heaps.all, where the background thread may be looking at it: under
+     * its trim and list locks too. */
+    pthread_mutex_lock(&h->trim_lock);
+    pthread_mutex_lock(&h->list_lock);
     for (unsigned c = 0; c < HAK_NCLASSES; c++) {
       void **bottom = mag_bottom(h, c);
       bottom[0] = NULL;
@@ -251,6 +258,8 @@ static hak_heap_t *heap_new(void)
     h->span = NULL;
     h->next_free = NULL;
     h->live = true;
+    pthread_mutex_unlock(&h->list_lock);
+    pthread_mutex_unlock(&h->trim_lock);
   }
   pthread_mutex_unlock(&heaps.lock);
   return h;
@@ -298,6 +307,7 @@ static void heap_free(hak_heap_t *h)
  * ThreadSanitizer can follow in one thread.) */
 void hak_heap_lock_all(void)
 {
+  pthread_mutex_lock(&heaps.pass_lock); /* no trim lock held by the background thread */
   pthread_mutex_lock(&heaps.lock);
   for (hak_heap_t *h = heaps.all; h; h = h->next_all) pthread_mutex_lock(&h->list_lock);
   for (unsigned c = 0; c < HAK_NCLASSES; c++) pthread_mutex_lock(&partial[c].lock);
@@ -309,11 +319,13 @@ void hak_heap_unlock_all(bool child)
     hak_partial_init();
     for (hak_heap_t *h = heaps.all; h; h = h->next_all) pthread_mutex_init(&h->list_lock, NULL);
     pthread_mutex_init(&heaps.lock, NULL);
+    pthread_mutex_init(&heaps.pass_lock, NULL);
     return;
   }
   for (unsigned c = HAK_NCLASSES; c-- > 0;) pthread_mutex_unlock(&partial[c].lock);
   for (hak_heap_t *h = heaps.all; h; h = h->next_all) pthread_mutex_unlock(&h->list_lock);
   pthread_mutex_unlock(&heaps.lock);
+  pthread_mutex_unlock(&heaps.pass_lock);
 }
 
 /* ---- slab ownership: the protocol ----------------------------------------------------------
@@ -1054,9 +1066,15 @@ void hak_heap_release_idle(double now, uint64_t *slabs, uint64_t *lists)
 {
   double delay = hak_opt.SLAB_PURGE_MS / 1000.0;
   hak_slab_t *back = NULL, *s, *next;
-  pthread_mutex_lock(&heaps.lock); /* no heap is made, recycled or freed meanwhile */
-  for (hak_heap_t *h = heaps.all; h; h = h->next_all) {
-    if (!h->live) continue;
+  /* The heaps' lock only for the head of the list, so that threads start and exit meanwhile:
+   * heaps are never unmapped, a heap's next_all never changes once it is on the list, and a
+   * heap being recycled, or one whose thread has exited (whose slabs are all gone), is
+   * initialised or emptied under the trim and list locks that this pass takes. */
+  pthread_mutex_lock(&heaps.pass_lock);
+  pthread_mutex_lock(&heaps.lock);
+  hak_heap_t *all = heaps.all;
+  pthread_mutex_unlock(&heaps.lock);
+  for (hak_heap_t *h = all; h; h = h->next_all) {
     if (pthread_mutex_trylock(&h->trim_lock) == 0) { /* busy: the owner is in a slow path */
       *lists += heap_purge_idle(h, now, delay);
       pthread_mutex_unlock(&h->trim_lock);
@@ -1074,7 +1092,7 @@ void hak_heap_release_idle(double now, uint64_t *slabs, uint64_t *lists)
       }
     pthread_mutex_unlock(&h->list_lock);
   }
-  pthread_mutex_unlock(&heaps.lock);
+  pthread_mutex_unlock(&heaps.pass_lock);
   for (s = back; s; s = next) {
     next = s->next;
     give_back(s);

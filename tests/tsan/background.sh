@@ -8,6 +8,9 @@ tt_bin="${top_builddir:-.}/tests/tsan" tt_ext=.tsan
 . "${top_srcdir:-../..}/tests/tiers/run.sh"
 p=$(prog tiers_background)
 sub race env HAKMEM_BACKGROUND=1 HAKMEM_SLAB_PURGE_MS=10 "$p" race
+# Thousands of threads start and exit (their heaps recycled) while the thread's passes walk
+# the heaps without the heaps' lock.
+sub "thread churn" env HAKMEM_BACKGROUND=1 HAKMEM_SLAB_PURGE_MS=10 "$(prog test_thread_churn)"
 # The learner's looks and changes race the owners' slow paths that read the batches.
 sub "learn race" env HAKMEM_LEARN=1 HAKMEM_LEARN_WINDOW_MS=10 HAKMEM_LEARN_DWELL_MS=20 \
   HAKMEM_SLAB_PURGE_MS=10 "$p" race
