@@ -51,9 +51,7 @@ static void *bg_main(void *arg)
     if (learn) hak_learn_tick(now);
     if (now < due) continue;
     due = now + period / 1000.0 - nap / 2000.0; /* the memory work keeps its own pace */
-    hak_pool_maintain(now);
-    hak_span_purge(now, false);
-    hak_bigcache_maintain(now);
+    hak_maintain_shared(now);
     uint64_t slabs = 0, lists = 0;
     hak_heap_release_idle(now, &slabs, &lists);
     if (slabs) atomic_fetch_add_explicit(&bg_slabs, slabs, memory_order_relaxed);

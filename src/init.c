@@ -42,6 +42,11 @@ void hak_maintain(void)
   uint64_t ms = (uint64_t)(now * 1000), due = atomic_load_explicit(&next_due_ms, memory_order_relaxed);
   if (ms < due || !atomic_compare_exchange_strong(&next_due_ms, &due, ms + 100)) return;
   hak_heap_trim(); /* this thread's wholly free slabs, current ones too, go back to the pool */
+  hak_maintain_shared(now);
+}
+
+void hak_maintain_shared(double now)
+{
   hak_pool_maintain(now);
   hak_span_purge(now, false);
   hak_bigcache_maintain(now);

@@ -44,6 +44,9 @@ HAK_INLINE void hak_ensure_init(void)
  * on time in a program that still allocates a little, not only in one that frees and maps
  * SuperSlabs.  Called from slow paths. */
 void hak_maintain(void);
+/* Its part that no thread owns (pools, LRU cache, span regions, BigCache), by the clock now:
+ * also what the background thread runs. */
+void hak_maintain_shared(double now);
 
 /* Fork and thread exit (init.c). */
 void hak_thread_done(void *heap);

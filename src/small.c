@@ -459,6 +459,15 @@ static void give_back(hak_slab_t *s)
   hak_pool_give(s);
 }
 
+/* give_back for each slab of a list linked through next. */
+static void give_back_chain(hak_slab_t *list)
+{
+  for (hak_slab_t *s = list, *next; s; s = next) {
+    next = s->next;
+    give_back(s);
+  }
+}
+
 /* Links s onto h's list (the caller holds list_lock); true if every block of it had already
  * come back, and then it is unlinked again, for the caller to give back once unlocked. */
 static bool link_locked(hak_heap_t *h, hak_slab_t *s, uint8_t list)
@@ -754,10 +763,7 @@ static hak_slab_t *refill(hak_heap_t *h, unsigned c)
       back = s;
     }
     pthread_mutex_unlock(&h->list_lock);
-    while ((w = back) != NULL) {
-      back = w->next;
-      give_back(w);
-    }
+    give_back_chain(back);
   }
   while (!next && (next = hak_partial_pop(c, h)) != NULL) {
     if (hak_unlikely(hak_stats_on)) hak_stats_partial(true);
@@ -859,16 +865,17 @@ static void mag_flush_all(hak_heap_t *h)
   for (unsigned c = 0; c < HAK_NCLASSES; c++) mag_flush(h, c, SIZE_MAX); /* a learned capacity too */
 }
 
-/* The owner takes on class c's capacity now (the learner may have changed it): what its
- * magazine holds beyond goes back to the slabs. */
-static void mag_sync(hak_heap_t *h, unsigned c)
+/* The owner takes on class c's capacity now (the learner may have changed it), and gets it:
+ * what its magazine holds beyond goes back to the slabs. */
+static unsigned mag_sync(hak_heap_t *h, unsigned c)
 {
   unsigned cap = mag_cap_now(c);
   void **bottom = mag_bottom(h, c), **lim = bottom + 1 + cap;
-  if (h->lim[c] == lim) return;
+  if (h->lim[c] == lim) return cap;
   size_t have = (size_t)(h->top[c] - bottom - 1);
   if (have > cap) mag_flush(h, c, have - cap);
   h->lim[c] = lim;
+  return cap;
 }
 
 /* One more slow path of class c, for the learner (stored atomically: it reads them). */
@@ -881,8 +888,7 @@ void hak_mag_overflow(hak_heap_t *h, hak_slab_t *s, void *p)
 {
   unsigned c = s->cls;
   count_slow(h, c);
-  mag_sync(h, c);
-  unsigned cap = mag_cap_now(c);
+  unsigned cap = mag_sync(h, c);
   if (cap == 0) { /* statistics: no magazine */
     slab_take_back(h, p);
     return;
@@ -894,8 +900,6 @@ void hak_mag_overflow(hak_heap_t *h, hak_slab_t *s, void *p)
 /* The mid pool's answer to an empty class: a ready block of a larger class, when its size
  * stays within HAKMEM_W_MAX times the request, saves a refill and wastes a bounded amount.
  * Without magazines (statistics) the larger class's current slab offers its list instead. */
-static void mag_sync(hak_heap_t *h, unsigned c);
-
 static void *mid_borrow(hak_heap_t *h, unsigned c, size_t n)
 {
   double limit = hak_opt.W_MAX * (double)n;
@@ -996,10 +1000,7 @@ static void heap_give_empty(hak_heap_t *h)
       }
     }
     pthread_mutex_unlock(&h->list_lock);
-    for (s = back; s; s = next) {
-      next = s->next;
-      give_back(s);
-    }
+    give_back_chain(back);
   }
 }
 
@@ -1093,10 +1094,7 @@ void hak_heap_release_idle(double now, uint64_t *slabs, uint64_t *lists)
     pthread_mutex_unlock(&h->list_lock);
   }
   pthread_mutex_unlock(&heaps.pass_lock);
-  for (s = back; s; s = next) {
-    next = s->next;
-    give_back(s);
-  }
+  give_back_chain(back);
 }
 
 /* malloc_trim: the calling thread gives back its slabs that are wholly free, current ones too. */
@@ -1295,21 +1293,16 @@ void hak_heap_abandon(hak_heap_t *h)
     }
   }
   pthread_mutex_unlock(&h->list_lock);
-  hak_slab_t *cur = NULL;
-  pthread_mutex_lock(&h->trim_lock); /* the current slabs leave the heap */
+  pthread_mutex_lock(&h->trim_lock); /* the current slabs leave the heap, and join them */
   for (unsigned c = 0; c < HAK_NCLASSES; c++) {
     s = h->slab[c];
     h->slab[c] = &hak_slab_none;
     if (s != &hak_slab_none) {
-      s->next = cur;
-      cur = s;
+      s->next = all;
+      all = s;
     }
   }
   pthread_mutex_unlock(&h->trim_lock);
-  while ((s = cur) != NULL) {
-    cur = s->next;
-    slab_abandon(h, s);
-  }
   while ((s = all) != NULL) {
     all = s->next;
     slab_abandon(h, s);
