@@ -51,6 +51,30 @@ static inline size_t bench_rng_range(bench_rng_t *r, size_t lo, size_t hi)
   return lo + (size_t)((bench_rng_next(r) >> 16) % (hi - lo + 1));
 }
 
+/* Random replacement in ws slots, iters times: a random slot's block (if any) is freed and a
+ * new one of lo..hi bytes (uniform) takes its place, its first and last byte written.  Adds
+ * the first byte of every block freed to *check (so that the work is not optimised away);
+ * exits if a malloc fails.  bench_random_mixed, bench_mid and bench_shift share it. */
+static inline void bench_replace(unsigned char **slot, size_t ws, size_t lo, size_t hi,
+                                 unsigned long long iters, bench_rng_t *rng, uint64_t *check)
+{
+  for (unsigned long long i = 0; i < iters; i++) {
+    uint64_t r = bench_rng_next(rng);
+    size_t k = (size_t)(r % ws), n = lo + (size_t)((r >> 32) % (hi - lo + 1));
+    unsigned char *old = slot[k];
+    if (old) *check += old[0];
+    free(old);
+    unsigned char *p = malloc(n);
+    if (!p) {
+      fprintf(stderr, "malloc(%zu) failed at iteration %llu\n", n, i);
+      exit(1);
+    }
+    p[0] = (unsigned char)i;
+    p[n - 1] = (unsigned char)n;
+    slot[k] = p;
+  }
+}
+
 static inline double bench_now(void)
 {
   struct timespec ts;

@@ -41,22 +41,7 @@ int main(int argc, char **argv)
   uint64_t check = 0;
 
   double t0 = bench_now();
-  for (unsigned long long i = 0; i < iters; i++) {
-    uint64_t r = bench_rng_next(&rng);
-    size_t k = (size_t)(r % ws);
-    size_t n = MIN_SIZE + (size_t)((r >> 32) % (MAX_SIZE - MIN_SIZE + 1));
-    unsigned char *old = slot[k];
-    if (old) check += old[0];
-    free(old);
-    unsigned char *p = malloc(n);
-    if (!p) {
-      fprintf(stderr, "malloc(%zu) failed at iteration %llu\n", n, i);
-      return 1;
-    }
-    p[0] = (unsigned char)i;
-    p[n - 1] = (unsigned char)n;
-    slot[k] = p;
-  }
+  bench_replace(slot, (size_t)ws, MIN_SIZE, MAX_SIZE, iters, &rng, &check);
   for (size_t k = 0; k < ws; k++) free(slot[k]);
   double t = bench_now() - t0;
   free(slot);

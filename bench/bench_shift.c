@@ -15,21 +15,7 @@ static double phase(unsigned char **slot, size_t ws, size_t lo, size_t hi,
                     unsigned long long iters, bench_rng_t *rng)
 {
   double t0 = bench_now();
-  for (unsigned long long i = 0; i < iters; i++) {
-    uint64_t r = bench_rng_next(rng);
-    size_t k = (size_t)(r % ws), n = lo + (size_t)((r >> 32) % (hi - lo + 1));
-    unsigned char *old = slot[k];
-    if (old) check += old[0];
-    free(old);
-    unsigned char *p = malloc(n);
-    if (!p) {
-      fprintf(stderr, "malloc(%zu) failed at iteration %llu\n", n, i);
-      exit(1);
-    }
-    p[0] = (unsigned char)i;
-    p[n - 1] = (unsigned char)n;
-    slot[k] = p;
-  }
+  bench_replace(slot, ws, lo, hi, iters, rng, &check);
   for (size_t k = 0; k < ws; k++) {
     free(slot[k]);
     slot[k] = NULL;
