@@ -21,6 +21,7 @@ Python 3 standard library only.  Typical use, from a build directory:
 import argparse
 import os
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -76,7 +77,25 @@ BENCHMARKS = [
      "after the last free, both threads alive and idle"),
     ("phase", "bench_phase", ["256", "2000", "1"], ["128", "1000", "1"],
      "burst to 256 MiB (16 B..4 MiB), free all, idle 2 s, again; idle time not counted"),
+    # Programs under bench/ruby/ run under the system's ruby; skipped when there is none.
+    ("ruby_strings", "ruby/strings.rb", [], ["N=500000"],
+     "ruby: 0..40 B strings into arrays, 1 in 50 kept a while, a 100 KB string every 10,000"),
+    ("ruby_json", "ruby/json.rb", [], ["N=15"],
+     "ruby: 2000 records to JSON text and back, 60 rounds"),
+    ("ruby_hash", "ruby/hash.rb", [], ["N=200000"],
+     "ruby: a string-keyed cache swinging between 40,000 and 100,000 entries"),
+    ("ruby_text", "ruby/text.rb", [], ["N=5"],
+     "ruby: lines formatted, split, counted, substituted and joined, 20 rounds of 5000"),
 ]
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def command(prog, bindir, arguments):
+    """The command line of a benchmark; a Ruby program's arguments are NAME=VALUE settings."""
+    if prog.startswith("ruby/"):
+        return [shutil.which("ruby") or "ruby", os.path.join(HERE, prog)], \
+            dict(a.split("=", 1) for a in arguments)
+    return [os.path.join(bindir, prog)] + arguments, {}
 
 
 def find_lib(names):
@@ -180,9 +199,12 @@ def main():
         envs.setdefault(name, {})[var] = value
 
     benches = [b for b in BENCHMARKS if not args.bench or b[0] in args.bench.split(",")]
+    if not shutil.which("ruby") and any(b[1].startswith("ruby/") for b in benches):
+        notes.append("the ruby_* rows skipped: no ruby installed (Debian: apt-get install ruby)")
+        benches = [b for b in benches if not b[1].startswith("ruby/")]
     for b in benches:
-        prog = os.path.join(args.bindir, b[1])
-        if not os.access(prog, os.X_OK):
+        prog = command(b[1], args.bindir, [])[0][-1]
+        if not os.access(prog, os.X_OK if not b[1].startswith("ruby/") else os.R_OK):
             sys.exit("compare.py: %s not found; run `make bench` first" % prog)
 
     results = {}  # (bench, alloc) -> list of result dicts
@@ -191,9 +213,9 @@ def main():
     for rep in range(reps):
         order = allocs[rep % len(allocs):] + allocs[:rep % len(allocs)]
         for label, prog, full, quick, _ in benches:
-            cmd = [os.path.join(args.bindir, prog)] + (quick if args.quick else full)
+            cmd, settings = command(prog, args.bindir, quick if args.quick else full)
             for name, lib in order:
-                r, err = run_one(cmd, lib, args.timeout, envs.get(name))
+                r, err = run_one(cmd, lib, args.timeout, dict(settings, **envs.get(name, {})))
                 # an --extra allocator "hakmem-before" reports itself as malloc=hakmem
                 if r is not None and r.get("malloc") != name.split("-")[0]:
                     r, err = None, "preload did not take: program reports malloc=%s" % r.get("malloc")
@@ -291,6 +313,19 @@ def main():
             print("| %s | %s | %s |" % (n, " | ".join(cells), fmt_ratio(med[(label, n)][5],
                                                                         base(label, 5))))
 
+    counted = [b[0] for b in benches if any("gc" in r for r in results.get((b[0], names[0]), []))]
+    if counted:
+        print("\n## Garbage collections (median count per run; min..max)\n")
+        print("| benchmark | " + " | ".join(names) + " |")
+        print("|---" + "|---:" * len(names) + "|")
+        for label in counted:
+            cells = []
+            for n in names:
+                v = kb_median(label, n, "gc")
+                r = kb_range(label, n, "gc")
+                cells.append("-" if v is None else "%g (%d..%d)" % (v, r[0], r[1]))
+            print("| %s | %s |" % (label, " | ".join(cells)))
+
     print("\n## Commands\n")
     print("Run from the build directory; glibc runs with no LD_PRELOAD.\n")
     print("```")
@@ -298,7 +333,8 @@ def main():
         settings = "".join("%s=%s " % kv for kv in sorted(envs.get(name, {}).items()))
         print("# %s: %s%s" % (name, settings, "LD_PRELOAD=" + lib if lib else "no preload"))
     for label, prog, full, quick, what in benches:
-        cmd = [os.path.join(args.bindir, prog)] + (quick if args.quick else full)
+        cmd, settings = command(prog, args.bindir, quick if args.quick else full)
+        cmd = ["%s=%s" % kv for kv in sorted(settings.items())] + cmd
         print("%s   # %s: %s" % (" ".join(shlex.quote(c) for c in cmd), label, what))
     print("```")
     print("\npaired ratio: median over repetitions of the time divided by mimalloc's time in the "

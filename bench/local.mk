@@ -20,7 +20,8 @@ bench_bench_phase_SOURCES = bench/bench_phase.c bench/bench.h
 bench_bench_exchange_SOURCES = bench/bench_exchange.c bench/bench.h
 bench_bench_span_SOURCES = bench/bench_span.c bench/bench.h
 bench_bench_shift_SOURCES = bench/bench_shift.c bench/bench.h
-EXTRA_DIST += bench/compare.py bench/callgrind.sh
+EXTRA_DIST += bench/compare.py bench/callgrind.sh bench/ruby/report.rb bench/ruby/strings.rb \
+	bench/ruby/json.rb bench/ruby/hash.rb bench/ruby/text.rb
 
 PYTHON3 = python3
 BENCH_ARGS =

@@ -70,6 +70,22 @@ void *hak_calloc(size_t count, size_t size)
   return p;
 }
 
+/* What p is, for a p that must be a live block: free's fast test first (hak_small_usable). */
+HAK_INLINE hak_block_t block_or_die(const void *p, const char *who)
+{
+  size_t n = hak_small_usable(p);
+  if (hak_likely(n != 0)) return (hak_block_t){HAK_BLOCK_SMALL, hak_ss_of(p), n};
+  return hak_block_or_die(p, who);
+}
+
+/* The bytes usable at a live block p; 0 for NULL. */
+HAK_INLINE size_t usable_or_die(const void *p, const char *who)
+{
+  size_t n = p ? hak_small_usable(p) : 0;
+  if (hak_likely(n != 0) || !p) return n;
+  return hak_block_or_die(p, who).usable;
+}
+
 void *hak_realloc(void *p, size_t n)
 {
   if (!p) { /* a buffer that realloc makes is likely to grow: see hak_large_alloc */
@@ -80,7 +96,7 @@ void *hak_realloc(void *p, size_t n)
     hak_dealloc(p);
     return NULL;
   }
-  hak_block_t b = hak_block_or_die(p, "realloc");
+  hak_block_t b = block_or_die(p, "realloc");
   size_t old = b.usable;
   /* A block stays where it is unless that would waste more than half of it. */
   if (n <= old && (n >= old / 2 || (old <= HAK_SMALL_MAX && hak_class_of(n) == hak_class_of(old))))
@@ -164,7 +180,7 @@ void *hak_pvalloc(size_t n)
 
 size_t hak_malloc_usable_size(void *p)
 {
-  return p ? hak_block_or_die(p, "malloc_usable_size").usable : 0;
+  return usable_or_die(p, "malloc_usable_size");
 }
 
 void hak_free_sized(void *p, size_t size)
@@ -266,7 +282,7 @@ int hak_malloc_info(int options, FILE *fp)
 
 /* ---- the hakmem_* API -------------------------------------------------------------------- */
 
-HAK_EXPORT size_t hakmem_usable_size(const void *p) { return p ? hak_block_or_die(p, "hakmem_usable_size").usable : 0; }
+HAK_EXPORT size_t hakmem_usable_size(const void *p) { return usable_or_die(p, "hakmem_usable_size"); }
 HAK_EXPORT const char *hakmem_version(void) { return HAKMEM_VERSION; }
 
 HAK_EXPORT size_t hakmem_trim(void)

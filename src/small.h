@@ -207,6 +207,21 @@ HAK_INLINE void *hak_small_alloc(unsigned c, size_t n)
   return hak_small_alloc_slow(c, n);
 }
 
+/* Bytes usable at p if free's fast path would take p as a live small block of an ACTIVE slab;
+ * 0 if that test does not settle it (a block of another kind, a free one, or not ours), which
+ * hak_block_find then does.  malloc_usable_size and realloc ask this first: an interpreter that
+ * paces its collector by malloc'd bytes asks it at every malloc and free. */
+HAK_INLINE size_t hak_small_usable(const void *p)
+{
+  hak_ss_t *ss = hak_ss_of(p);
+  if (hak_unlikely(!hak_region_ours(ss))) return 0;
+  hak_slab_t *s = hak_slab_of(ss, p);
+  if (hak_unlikely(!hak_slab_block_ok(s, p) || s->state != HAK_SLAB_ACTIVE ||
+                   ((const uintptr_t *)p)[1] == hak_free_tag(p)))
+    return 0;
+  return s->bsize;
+}
+
 /* The fast path of free: a push onto the thread's magazine when this thread owns the slab.
  * Checks on the way that p is a block this slab handed out (in the carved part, on a block
  * boundary) and is not already free; anything else goes to the slow path, which reports it. */
