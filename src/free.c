@@ -75,9 +75,10 @@ _Noreturn static void report(const char *what, const void *p)
 
 /* The fast path has found p outside the region map, at no block boundary of a small slab (as
  * every large and span block is: slab 0 of their regions is never ACTIVE), or carrying the
- * free tag of its address. */
+ * free tag of its address; or p is NULL. */
 void hak_free_slow(void *p)
 {
+  if (p == NULL) return;
   hak_ss_t *ss;
   switch (region_of(p, &ss)) {
   case REGION_NONE:

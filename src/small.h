@@ -29,7 +29,7 @@
 extern const uint8_t hak_tiny_class_tbl[HAK_TINY_MAX / 16 + 1];
 extern const uint8_t hak_mid_class_tbl[HAK_SMALL_MAX / 256 + 1];
 extern const uint32_t hak_class_size[HAK_NCLASSES];
-/* n * hak_class_magic[c] <= hak_class_magic[c] - 1 exactly when n (< 2^32) is a multiple of
+/* n * hak_class_magic[c] < hak_class_magic[c] exactly when n (< 2^32) is a multiple of
  * the class size (Lemire, Kaser and Kurz, "Faster remainder by direct computation", 2019). */
 extern const uint64_t hak_class_magic[HAK_NCLASSES];
 
@@ -175,7 +175,7 @@ void hak_heap_unlock_all(bool child);
 HAK_INLINE bool hak_slab_block_ok(const hak_slab_t *s, const void *p)
 {
   uint64_t off = (uint64_t)((const char *)p - s->start);
-  return off < __atomic_load_n(&s->limit, __ATOMIC_RELAXED) && off * s->magic <= s->magic - 1;
+  return off < __atomic_load_n(&s->limit, __ATOMIC_RELAXED) && off * s->magic < s->magic;
 }
 
 /* The link of free block b of slab s, checked: NULL or a block of s. */

@@ -192,9 +192,10 @@ void hak_region_mark(const void *ss, bool ours);
 /* True if p lies in a region that starts a live SuperSlab or large mapping of ours. */
 HAK_INLINE bool hak_region_ours(const void *ss)
 {
-  uintptr_t i = (uintptr_t)ss >> HAK_SS_SHIFT;
-  if (hak_unlikely(i >> (HAK_VA_BITS - HAK_SS_SHIFT))) return false;
-  return (atomic_load_explicit(&hak_region_bits[i >> 6], memory_order_relaxed) >> (i & 63)) & 1;
+  uintptr_t w = (uintptr_t)ss >> (HAK_SS_SHIFT + 6); /* the word of its bit */
+  if (hak_unlikely(w >= sizeof hak_region_bits / sizeof hak_region_bits[0])) return false;
+  return (atomic_load_explicit(&hak_region_bits[w], memory_order_relaxed) >>
+          (((uintptr_t)ss >> HAK_SS_SHIFT) & 63)) & 1;
 }
 
 /* ---- the shared pool --------------------------------------------------------------------- */
