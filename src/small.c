@@ -568,13 +568,18 @@ static void slab_push(hak_slab_t *s, void *p)
   s->free = p;
 }
 
-/* p goes onto the list of s, a slab this thread owns.  On the warm list, the new used is
- * published. */
-static void slab_put_local(hak_heap_t *h, hak_slab_t *s, void *p)
+/* The n blocks at b, tagged free already (as every block in a magazine is), go onto the list
+ * of s, a slab this thread owns.  On the warm list, the new used is published. */
+static void slab_put_run(hak_heap_t *h, hak_slab_t *s, void *const *b, size_t n)
 {
   bool had_none = s->free == NULL;
-  slab_push(s, p);
-  uint32_t used = --s->used;
+  void *head = s->free;
+  for (size_t i = 0; i < n; i++) {
+    *(uintptr_t *)b[i] = hak_link_enc(b[i], head);
+    head = b[i];
+  }
+  s->free = head;
+  uint32_t used = s->used -= (uint32_t)n;
   if (used == 0 || had_none) {
     hak_slab_freed(h, s);
   } else if (__atomic_load_n(&s->list, __ATOMIC_RELAXED) == HAK_LIST_WARM) {
@@ -583,6 +588,12 @@ static void slab_put_local(hak_heap_t *h, hak_slab_t *s, void *p)
      * meets this store and misses it, refill or heap_give_empty finds s. */
     atomic_store_explicit(&s->listed_used, used, memory_order_release);
   }
+}
+
+static void slab_put_local(hak_heap_t *h, hak_slab_t *s, void *p)
+{
+  ((uintptr_t *)p)[1] = hak_free_tag(p);
+  slab_put_run(h, s, &p, 1);
 }
 
 /* A full slab leaves the thread's lists.  With a keeper (the owning heap) it stays owned, but
@@ -849,13 +860,25 @@ static void slab_take_back(hak_heap_t *h, void *p)
   else slab_put_local(h, s, p);
 }
 
-/* Gives the oldest n blocks of class c's magazine back to their slabs. */
+/* Gives the oldest n blocks of class c's magazine back to their slabs.  Blocks of one slab this
+ * thread owns that lie next to each other in the magazine go onto its list in one step (slab
+ * bookkeeping once per run, not once per block): a thread that frees a batch of neighbours, as
+ * a collector's sweep does, fills its magazine in runs. */
 static void mag_flush(hak_heap_t *h, unsigned c, size_t n)
 {
   void **bottom = mag_bottom(h, c), **t = h->top[c];
   size_t have = (size_t)(t - bottom - 1);
   n = HAK_MIN(n, have);
-  for (size_t i = 1; i <= n; i++) slab_take_back(h, bottom[i]);
+  hak_slab_t *s = n ? hak_slab_of(hak_ss_of(bottom[1]), bottom[1]) : NULL, *next = NULL;
+  for (size_t i = 1, j; i <= n; i = j, s = next) {
+    for (j = i + 1; j <= n && (next = hak_slab_of(hak_ss_of(bottom[j]), bottom[j])) == s; j++) {
+    }
+    if (atomic_load_explicit(&s->owner, memory_order_relaxed) == h) {
+      slab_put_run(h, s, bottom + i, j - i);
+    } else { /* the remote path may win s back: the rest of the run looks again */
+      for (size_t k = i; k < j; k++) slab_take_back(h, bottom[k]);
+    }
+  }
   memmove(bottom + 1, bottom + 1 + n, (have - n) * sizeof(void *));
   h->top[c] = t - n;
 }
