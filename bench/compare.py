@@ -19,6 +19,7 @@ Python 3 standard library only.  Typical use, from a build directory:
     python3 ../bench/compare.py --bindir bench --hakmem .libs/libhakmem.so --reps 7
 """
 import argparse
+import json
 import os
 import shlex
 import shutil
@@ -135,6 +136,31 @@ def run_one(cmd, preload, timeout, extra_env=None):
     return r, None
 
 
+def write_json(path, benches, names, results, med, paired, allocs, envs, quick):
+    """The figures of the tables, for a program to draw: per benchmark and allocator the medians
+    (time in s, peak and final RSS in KiB), the time range and the paired ratio to mimalloc,
+    and every field of every run (bench_phase's RSS through its phases among them)."""
+    out = {"allocators": names,
+           "preloads": {n: lib for n, lib in allocs},
+           "settings": {n: envs.get(n, {}) for n in names},
+           "benchmarks": []}
+    for label, prog, full, quick_args, what in benches:
+        cmd, settings = command(prog, "bench", quick_args if quick else full)
+        row = {"label": label, "what": what, "command": " ".join(cmd), "settings": settings,
+               "results": {}}
+        for n in names:
+            m = med.get((label, n))
+            if m is None:
+                continue
+            row["results"][n] = {"time_s": m[0], "maxrss_kb": m[1], "time_min": m[2],
+                                 "time_max": m[3], "runs": m[4], "final_rss_kb": m[5],
+                                 "paired": paired(label, n),
+                                 "all": results.get((label, n), [])}
+        out["benchmarks"].append(row)
+    with open(path, "w") as f:
+        json.dump(out, f, indent=1)
+
+
 def fmt_ratio(x, base):
     if x is None or base is None or base == 0:
         return "-"
@@ -161,6 +187,9 @@ def main():
                     help="comma-separated subset of " + ",".join(b[0] for b in BENCHMARKS))
     ap.add_argument("--timeout", type=int, default=300, help="seconds allowed per run")
     ap.add_argument("--verbose", "-v", action="store_true", help="print every run")
+    ap.add_argument("--json", default=None, metavar="FILE",
+                    help="also write the medians, ranges and paired ratios to FILE (for "
+                    "bench/report.py)")
     args = ap.parse_args()
     reps = args.reps or (3 if args.quick else 5)
 
@@ -325,6 +354,9 @@ def main():
                 r = kb_range(label, n, "gc")
                 cells.append("-" if v is None else "%g (%d..%d)" % (v, r[0], r[1]))
             print("| %s | %s |" % (label, " | ".join(cells)))
+
+    if args.json:
+        write_json(args.json, benches, names, results, med, paired, allocs, envs, args.quick)
 
     print("\n## Commands\n")
     print("Run from the build directory; glibc runs with no LD_PRELOAD.\n")

@@ -2,6 +2,9 @@
 # `make bench-compare` builds them and the library and runs bench/compare.py against every
 # installed allocator (see docs/benchmarks.md); BENCH_ARGS passes options, e.g. BENCH_ARGS=--quick.
 # `make bench-callgrind` counts instructions per malloc/free pair with valgrind.
+# `make bench-report` runs compare.py, the peer benchmarks when ../shared/peer-bench is there,
+# and bench_phase sampled over time, and writes bench-report/index.html with gnuplot's pictures;
+# REPORT_ARGS passes options to bench/report.py (e.g. REPORT_ARGS="--quick --no-peer").
 BENCH_BINS = bench/bench_random_mixed bench/bench_larson bench/bench_prodcons bench/bench_mid \
 	bench/bench_realloc bench/bench_large bench/bench_phase bench/bench_exchange \
 	bench/bench_span bench/bench_shift
@@ -20,7 +23,7 @@ bench_bench_phase_SOURCES = bench/bench_phase.c bench/bench.h
 bench_bench_exchange_SOURCES = bench/bench_exchange.c bench/bench.h
 bench_bench_span_SOURCES = bench/bench_span.c bench/bench.h
 bench_bench_shift_SOURCES = bench/bench_shift.c bench/bench.h
-EXTRA_DIST += bench/compare.py bench/callgrind.sh bench/ruby/report.rb bench/ruby/strings.rb \
+EXTRA_DIST += bench/compare.py bench/callgrind.sh bench/report.py bench/ruby/report.rb bench/ruby/strings.rb \
 	bench/ruby/json.rb bench/ruby/hash.rb bench/ruby/text.rb
 
 PYTHON3 = python3
@@ -35,4 +38,13 @@ bench-compare: bench libhakmem.la
 bench-callgrind: bench libhakmem.la
 	$(SHELL) $(srcdir)/bench/callgrind.sh --bindir bench --hakmem .libs/libhakmem.so
 
-.PHONY: bench bench-compare bench-callgrind
+REPORT_ARGS =
+bench-report: bench libhakmem.la
+	$(PYTHON3) $(srcdir)/bench/report.py --bindir bench --hakmem .libs/libhakmem.so \
+	  --peer $(abs_top_srcdir)/../shared/peer-bench --out bench-report $(REPORT_ARGS)
+
+clean-local: clean-bench-report
+clean-bench-report:
+	rm -rf bench-report
+
+.PHONY: bench bench-compare bench-callgrind bench-report clean-bench-report
