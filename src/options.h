@@ -36,7 +36,7 @@
     "seconds an empty SuperSlab stays cached before its memory goes back to the OS")            \
   X(SS_PREFAULT, BOOL, 0, 0, 1,                                                                  \
     "fault in every new SuperSlab at once (MADV_POPULATE_WRITE) instead of page by page")      \
-  X(SLAB_PURGE_MS, INT, 1000, 0, 86400000,                                                       \
+  X(SLAB_PURGE_MS, INT, 100, 0, 86400000,                                                        \
     "milliseconds an empty slab, a free span of pages, or a cached SuperSlab or large block keeps " \
     "its pages before they go back to the OS (the address space is kept)")                      \
   X(EMPTY_MAX_MB, INT, 64, 0, 1048576,                                                           \
