@@ -146,7 +146,7 @@ def bars(out, stem, title, ylabel, rows, names):
         for label, r in rows:
             cells = ["?" if r.get(n) is None else "%.4f" % min(r[n], CLIP) for n in names]
             f.write(label + " " + " ".join(cells) + "\n")
-    width = max(900, 60 * len(rows) * max(1, len(names)) // 2 + 200)
+    width = min(1800, max(900, 14 * len(rows) * max(1, len(names)) + 200))
     plot = ", ".join("'%s' using %d:xtic(1) title columnheader(%d)" % (dat, i + 2, i + 2)
                      for i in range(len(names)))
     return """
@@ -159,7 +159,7 @@ set style histogram clustered gap 1
 set style fill solid 0.85 border -1
 set boxwidth 0.9
 set datafile missing "?"
-set key top left horizontal
+set key outside top center horizontal samplen 2 width 1
 set xtics rotate by -40 scale 0 noenhanced
 set grid ytics
 set yrange [0:%.3f]
@@ -171,7 +171,7 @@ unset arrow 1
 
 def lines(out, stem, title, series, order):
     parts, plot = [], []
-    for name in order:
+    for name in reversed(order):
         if name not in series:
             continue
         dat = os.path.join(out, "%s-%s.dat" % (stem, name))
@@ -185,7 +185,7 @@ set output '%s'
 set title "%s"
 set style data lines
 set xtics norotate autofreq
-set key outside right top vertical
+set key outside right top vertical invert
 set xlabel "seconds since start"
 set ylabel "resident set (MiB)"
 set grid
@@ -227,6 +227,10 @@ def peer_rows(out):
     return names, rows, val, keys
 
 
+def peer_threads(peer):
+    return list(dict.fromkeys(k.rsplit("@", 1)[1] for k in peer[3]))
+
+
 def draw(out):
     data = json.load(open(os.path.join(out, "compare.json")))
     names = [n for n in data["allocators"] if n != BASE]
@@ -237,10 +241,13 @@ def draw(out):
     peer = peer_rows(out)
     if peer:
         pnames = [n for n in peer[0] if n != BASE]
-        script += bars(out, "peer_time", "Peer benchmarks: time relative to mimalloc (bench@threads)",
-                       "time / mimalloc's", peer[1]["time"], pnames)
-        script += bars(out, "peer_rss", "Peer benchmarks: peak RSS relative to mimalloc",
-                       "peak RSS / mimalloc's", peer[1]["rss"], pnames)
+        for t in peer_threads(peer):
+            pick = lambda rows: [r for r in rows if r[0].endswith("@" + t)]
+            script += bars(out, "peer_time_%s" % t, "Peer benchmarks, %s thread(s): time relative "
+                           "to mimalloc" % t, "time / mimalloc's", pick(peer[1]["time"]), pnames)
+            script += bars(out, "peer_rss_%s" % t, "Peer benchmarks, %s thread(s): peak RSS "
+                           "relative to mimalloc" % t, "peak RSS / mimalloc's",
+                           pick(peer[1]["rss"]), pnames)
     phase = os.path.join(out, "phase.json")
     if os.path.exists(phase):
         ph = json.load(open(phase))
@@ -324,8 +331,10 @@ def page(out):
     if peer:
         pnames, prow, val, keys = peer
         for stem, title, field in (("peer_time", "time", "time"), ("peer_rss", "peak RSS", "rss")):
-            h.append("<h2>Peer benchmarks: %s relative to mimalloc</h2>\n<img src=\"%s.png\" "
-                     "alt=\"peer %s\">\n" % (title, stem, title))
+            h.append("<h2>Peer benchmarks: %s relative to mimalloc</h2>\n" % title)
+            for t in peer_threads(peer):
+                h.append("<img src=\"%s_%s.png\" alt=\"peer %s, %s thread(s)\"><br>\n"
+                         % (stem, t, title, t))
             h.append(table(["benchmark@threads"] + pnames,
                            [[k] + [fmt(r.get(n)) for n in pnames] for k, r in prow[field]]))
             if clipped(prow[field]):
