@@ -532,10 +532,11 @@ static void owned_emptied(hak_slab_t *s)
   give_back(s);
 }
 
-/* Moves the blocks other threads freed onto the local list: one atomic exchange takes the
- * list and its count.  Onto an empty local list (a refill's case) it goes as it is, its links
- * checked later as mag_fill follows them; onto a non-empty one it is walked to its tail, each
- * link checked, and must hold as many blocks as it said. */
+/* Moves the blocks other threads freed onto the local lists: one atomic exchange takes the
+ * list and its count.  When the second local list is empty (a refill's case) the list becomes
+ * it as it is, its links checked later as mag_fill follows them; else it goes onto the first,
+ * walked to its tail when that is not empty, each link checked, and must hold as many blocks
+ * as it said. */
 bool hak_slab_collect(hak_slab_t *s)
 {
   if (!atomic_load_explicit(&s->remote, memory_order_relaxed)) return false;
@@ -545,40 +546,54 @@ bool hak_slab_collect(hak_slab_t *s)
   void *head = HAK_REMOTE_HEAD(r);
   uint32_t n = (uint32_t)(r >> HAK_REMOTE_COUNT_SHIFT);
   if (n == 0 || n > s->used) hak_list_corrupt(head); /* more blocks back than were out */
-  if (s->free) {
-    void *tail = head, *next;
-    uint32_t k = 1;
-    while ((next = hak_link_next(s, tail)) != NULL) {
-      if (k++ == n) hak_list_corrupt(tail); /* longer than its count: a cycle */
-      tail = next;
+  if (!s->free2) {
+    s->free2 = head;
+  } else {
+    if (s->free) {
+      void *tail = head, *next;
+      uint32_t k = 1;
+      while ((next = hak_link_next(s, tail)) != NULL) {
+        if (k++ == n) hak_list_corrupt(tail); /* longer than its count: a cycle */
+        tail = next;
+      }
+      if (k != n) hak_list_corrupt(tail);
+      *(uintptr_t *)tail = hak_link_enc(tail, s->free);
     }
-    if (k != n) hak_list_corrupt(tail);
-    *(uintptr_t *)tail = hak_link_enc(tail, s->free);
+    s->free = head;
   }
-  s->free = head;
   s->used -= n;
   hak_prof_end(HAK_PROF_DRAIN, t0);
   return true;
 }
 
-/* Puts p at the head of the list of s, which the caller has charge of. */
+/* True if the local lists of s hold a block. */
+static bool slab_listed(const hak_slab_t *s)
+{
+  return s->free || s->free2;
+}
+
+/* Puts p at the head of one of the lists of s, which the caller has charge of: they take
+ * blocks in turn, by the parity of used. */
 static void slab_push(hak_slab_t *s, void *p)
 {
-  hak_block_link(p, s->free);
-  s->free = p;
+  void **list = s->used & 1 ? &s->free2 : &s->free;
+  hak_block_link(p, *list);
+  *list = p;
 }
 
 /* The n blocks at b, tagged free already (as every block in a magazine is), go onto the list
  * of s, a slab this thread owns.  On the warm list, the new used is published. */
 static void slab_put_run(hak_heap_t *h, hak_slab_t *s, void *const *b, size_t n)
 {
-  bool had_none = s->free == NULL;
-  void *head = s->free;
+  bool had_none = !slab_listed(s);
+  void *head[2] = {s->free, s->free2};
   for (size_t i = 0; i < n; i++) {
-    *(uintptr_t *)b[i] = hak_link_enc(b[i], head);
-    head = b[i];
+    unsigned k = (s->used - i) & 1; /* in turn, as slab_push */
+    *(uintptr_t *)b[i] = hak_link_enc(b[i], head[k]);
+    head[k] = b[i];
   }
-  s->free = head;
+  s->free = head[0];
+  s->free2 = head[1];
   uint32_t used = s->used -= (uint32_t)n;
   if (used == 0 || had_none) {
     hak_slab_freed(h, s);
@@ -643,7 +658,7 @@ static void slab_adopt(hak_heap_t *h, hak_slab_t *s, void *p)
     s->used--;
   }
   if (s->used == 0) hak_pool_give(s);
-  else own_push(h, s, s->free || s->carved < s->capacity ? HAK_LIST_WARM : HAK_LIST_FULL);
+  else own_push(h, s, slab_listed(s) || s->carved < s->capacity ? HAK_LIST_WARM : HAK_LIST_FULL);
 }
 
 /* A free into a slab this thread does not own.  The keeper of a marked full slab takes it back
@@ -721,7 +736,7 @@ void hak_slab_freed(hak_heap_t *h, hak_slab_t *s)
  * carved. */
 static bool slab_has_blocks(hak_slab_t *s)
 {
-  return s->free || hak_slab_collect(s) || s->carved < s->capacity;
+  return slab_listed(s) || hak_slab_collect(s) || s->carved < s->capacity;
 }
 
 /* An exhausted slab leaves the current place: to the full list, where frees by this thread stay
@@ -732,7 +747,7 @@ static bool retire_locked(hak_heap_t *h, hak_slab_t *s)
 {
   if (h->count[1][s->cls] >= (unsigned)hak_opt.KEPT_FULL_SLABS && slab_mark_full(h, s, h))
     return false;
-  return link_locked(h, s, s->free ? HAK_LIST_WARM : HAK_LIST_FULL);
+  return link_locked(h, s, slab_listed(s) ? HAK_LIST_WARM : HAK_LIST_FULL);
 }
 
 static void slab_retire(hak_heap_t *h, hak_slab_t *s)
@@ -820,20 +835,25 @@ static void mag_fill(hak_heap_t *h, unsigned c, hak_slab_t *s)
   if (end > h->lim[c] && h->lim[c] > t) end = h->lim[c]; /* a batch raised since mag_sync */
   uint32_t listed = s->carved - s->used, n = HAK_MIN(listed, (uint32_t)(end - t));
   if (n) {
-    char *b = s->free, *last = s->start;
+    /* Following a list is one cache miss after another.  The two lists are followed in turn,
+     * so that the misses of one overlap with the other's.  A list freed in the order it was
+     * handed out (a consumer's, a batch's) steps through memory at one stride: fetch four
+     * steps ahead, inside the slab, so that its own misses overlap too. */
+    char *b[2] = {s->free, s->free2}, *last[2] = {s->start, s->start};
     size_t span = (size_t)s->carved * s->bsize;
     for (uint32_t i = 0; i < n; i++) {
-      if (hak_unlikely(!b)) hak_list_corrupt(last); /* shorter than its count */
-      /* Following a list is one cache miss after another.  A list freed in the order it was
-       * handed out (a consumer's, a batch's) steps through memory at one stride: fetch four
-       * steps ahead, inside the slab, so that the misses overlap. */
-      char *ahead = b + MAG_FILL_AHEAD * (b - last);
+      unsigned k = i & 1;
+      if (!b[k]) k ^= 1;
+      if (hak_unlikely(!b[k])) hak_list_corrupt(last[k]); /* shorter than their count */
+      char *ahead = b[k] + MAG_FILL_AHEAD * (b[k] - last[k]);
       if ((uintptr_t)(ahead - s->start) < span) __builtin_prefetch(ahead);
-      *t++ = last = b;
-      b = hak_link_next(s, b);
+      *t++ = last[k] = b[k];
+      b[k] = hak_link_next(s, b[k]);
     }
-    if (hak_unlikely(b != NULL && n == listed)) hak_list_corrupt(last); /* longer */
-    s->free = b;
+    if (hak_unlikely((b[0] || b[1]) && n == listed)) /* longer */
+      hak_list_corrupt(b[0] ? last[0] : last[1]);
+    s->free = b[0];
+    s->free2 = b[1];
     s->used += n;
   }
   if (t < end && s->carved < s->capacity) {
@@ -929,7 +949,7 @@ static void *mid_borrow(hak_heap_t *h, unsigned c, size_t n)
   for (unsigned k = c + 1; k < HAK_NCLASSES && hak_class_size[k] <= limit; k++) {
     void *b = hak_mag_pop(h, k);
     hak_slab_t *s = h->slab[k];
-    if (!b && s->free) {
+    if (!b && slab_listed(s)) {
       mag_sync(h, k); /* the batch mag_fill takes must fit under the limit */
       mag_fill(h, k, s);
       b = hak_mag_pop(h, k);
@@ -965,19 +985,19 @@ void *hak_small_alloc_slow(unsigned c, size_t n)
   hak_slab_t *s = h->slab[c];
   if (hak_unlikely(hak_stats_on)) {
     h->stats[c].requests++;
-    if (s->free) h->stats[c].hits++;
+    if (slab_listed(s)) h->stats[c].hits++;
     else h->stats[c].refills++;
   }
   count_slow(h, c);
   mag_sync(h, c);
-  if (!s->free && c >= HAK_TINY_CLASSES && n) {
+  if (!slab_listed(s) && c >= HAK_TINY_CLASSES && n) {
     void *b = mid_borrow(h, c, n);
     if (b) {
       if (hak_unlikely(hak_stats_on)) h->stats[c].refills--; /* counted as a hit instead */
       return b;
     }
   }
-  if (!s->free) {
+  if (!slab_listed(s)) {
     uint32_t n_refills = h->refills + 1;
     __atomic_store_n(&h->refills, n_refills, __ATOMIC_RELAXED); /* the background thread reads it */
     if (hak_unlikely((n_refills & 63) == 0)) hak_maintain();
@@ -1291,7 +1311,7 @@ static void slab_abandon(hak_heap_t *h, hak_slab_t *s)
       hak_pool_give(s);
       return;
     }
-    if (s->free || s->carved < s->capacity) {
+    if (slab_listed(s) || s->carved < s->capacity) {
       hak_partial_push(s, true);
       return;
     }

@@ -71,10 +71,13 @@ typedef struct hak_slab {
    * written under that list's lock; NULL while on none of those.  A thread that holds the lock
    * of a list and reads that list here knows s is on it and stays there. */
   _Atomic(void *) holder;
+  /* The second local free list (owner only, like free): a refill follows both in turn, so
+   * that the cache misses of one overlap with the other's (small.c, mag_fill). */
+  void *free2;
   /* Wholly free on its owner's list, its bytes counted as empty memory (owned_emptied in
    * small.c); under the owner's list lock. */
   uint8_t counted;
-  char pad[23];
+  char pad[15];
 } hak_slab_t;
 
 /* EMPTY slabs are DIRTY (their pages still hold memory) until they have stayed empty for
