@@ -532,11 +532,17 @@ static void owned_emptied(hak_slab_t *s)
   give_back(s);
 }
 
+/* True if the local lists of s hold a block. */
+static bool slab_listed(const hak_slab_t *s)
+{
+  return s->free || s->free2;
+}
+
 /* Moves the blocks other threads freed onto the local lists: one atomic exchange takes the
- * list and its count.  When the second local list is empty (a refill's case) the list becomes
- * it as it is, its links checked later as mag_fill follows them; else it goes onto the first,
- * walked to its tail when that is not empty, each link checked, and must hold as many blocks
- * as it said. */
+ * list and its count.  When both local lists are empty (a refill's case) it becomes the second
+ * as it is, its links checked later as mag_fill follows them; else it is walked to its tail,
+ * each link checked, must hold as many blocks as it said, and goes onto the second list if
+ * that is empty, else onto the first. */
 bool hak_slab_collect(hak_slab_t *s)
 {
   if (!atomic_load_explicit(&s->remote, memory_order_relaxed)) return false;
@@ -546,31 +552,25 @@ bool hak_slab_collect(hak_slab_t *s)
   void *head = HAK_REMOTE_HEAD(r);
   uint32_t n = (uint32_t)(r >> HAK_REMOTE_COUNT_SHIFT);
   if (n == 0 || n > s->used) hak_list_corrupt(head); /* more blocks back than were out */
-  if (!s->free2) {
-    s->free2 = head;
-  } else {
-    if (s->free) {
-      void *tail = head, *next;
-      uint32_t k = 1;
-      while ((next = hak_link_next(s, tail)) != NULL) {
-        if (k++ == n) hak_list_corrupt(tail); /* longer than its count: a cycle */
-        tail = next;
-      }
-      if (k != n) hak_list_corrupt(tail);
-      *(uintptr_t *)tail = hak_link_enc(tail, s->free);
+  if (slab_listed(s)) {
+    void *tail = head, *next;
+    uint32_t k = 1;
+    while ((next = hak_link_next(s, tail)) != NULL) {
+      if (k++ == n) hak_list_corrupt(tail); /* longer than its count: a cycle */
+      tail = next;
     }
-    s->free = head;
+    if (k != n) hak_list_corrupt(tail);
+    void **list = s->free2 ? &s->free : &s->free2;
+    *(uintptr_t *)tail = hak_link_enc(tail, *list);
+    *list = head;
+  } else {
+    s->free2 = head;
   }
   s->used -= n;
   hak_prof_end(HAK_PROF_DRAIN, t0);
   return true;
 }
 
-/* True if the local lists of s hold a block. */
-static bool slab_listed(const hak_slab_t *s)
-{
-  return s->free || s->free2;
-}
 
 /* Puts p at the head of one of the lists of s, which the caller has charge of: they take
  * blocks in turn, by the parity of used. */
@@ -581,15 +581,15 @@ static void slab_push(hak_slab_t *s, void *p)
   *list = p;
 }
 
-/* The n blocks at b, tagged free already (as every block in a magazine is), go onto the list
- * of s, a slab this thread owns.  On the warm list, the new used is published. */
+/* The n blocks at b go onto the lists of s, a slab this thread owns.  On the warm list, the
+ * new used is published. */
 static void slab_put_run(hak_heap_t *h, hak_slab_t *s, void *const *b, size_t n)
 {
   bool had_none = !slab_listed(s);
   void *head[2] = {s->free, s->free2};
   for (size_t i = 0; i < n; i++) {
     unsigned k = (s->used - i) & 1; /* in turn, as slab_push */
-    *(uintptr_t *)b[i] = hak_link_enc(b[i], head[k]);
+    hak_block_link(b[i], head[k]); /* the tag too: a write after free may have hit it */
     head[k] = b[i];
   }
   s->free = head[0];
@@ -607,7 +607,6 @@ static void slab_put_run(hak_heap_t *h, hak_slab_t *s, void *const *b, size_t n)
 
 static void slab_put_local(hak_heap_t *h, hak_slab_t *s, void *p)
 {
-  ((uintptr_t *)p)[1] = hak_free_tag(p);
   slab_put_run(h, s, &p, 1);
 }
 
@@ -881,7 +880,7 @@ static void slab_take_back(hak_heap_t *h, void *p)
 }
 
 /* Gives the oldest n blocks of class c's magazine back to their slabs.  Blocks of one slab this
- * thread owns that lie next to each other in the magazine go onto its list in one step (slab
+ * thread owns that lie next to each other in the magazine go onto its lists in one step (slab
  * bookkeeping once per run, not once per block): a thread that frees a batch of neighbours, as
  * a collector's sweep does, fills its magazine in runs. */
 static void mag_flush(hak_heap_t *h, unsigned c, size_t n)
