@@ -88,6 +88,21 @@ static void double_after_realloc_moved(void)
   if (q == p) _exit(3);
   free(p);
 }
+/* A write after free clears p's tag while p waits in the magazine; 300 more frees of its class
+ * push it out to its slab's list, which must tag it again, so that the second free of p is
+ * still seen. */
+static void double_after_tag_overwritten(void)
+{
+  enum { N = 300 };
+  static void *more[N];
+  void *p = malloc(32);
+  for (int i = 0; i < N; i++) more[i] = malloc(32);
+  malloc(32); /* keeps the slab from emptying */
+  free(p);
+  ((volatile uintptr_t *)p)[1] = 0;
+  for (int i = 0; i < N; i++) free(more[i]);
+  free(p);
+}
 static void double_mid(void)
 {
   void *p = malloc(3000);
@@ -301,6 +316,8 @@ static const struct {
     {"free of the old pointer after realloc moved the block", double_after_realloc_moved,
      "double free"},
     {"double free, the second by another thread", double_remote_second, "double free"},
+    {"double free after a write after free cleared the tag", double_after_tag_overwritten,
+     "double free"},
     {"double free of a mid block", double_mid, "double free"},
     {"double free of an L2.5 block", double_span, NULL},
     {"double free of a large block", double_large, NULL},
