@@ -39,7 +39,7 @@
   X(SLAB_PURGE_MS, INT, 100, 0, 86400000,                                                        \
     "milliseconds an empty slab, a free span of pages, or a cached SuperSlab or large block keeps " \
     "its pages before they go back to the OS (the address space is kept)")                      \
-  X(EMPTY_MAX_MB, INT, 32, 0, 1048576,                                                           \
+  X(EMPTY_MAX_MB, INT, 64, 0, 1048576,                                                           \
     "megabytes of empty slabs, free spans and cached SuperSlabs that may keep their pages "     \
     "within that delay (the BigCache has its own bound); "                                       \
     "past it the oldest give theirs back at once, on the free that made memory empty")          \
