@@ -82,9 +82,7 @@ HAK_INLINE hak_block_t block_or_die(const void *p, const char *who)
 /* The bytes usable at a live block p; 0 for NULL. */
 HAK_INLINE size_t usable_or_die(const void *p, const char *who)
 {
-  size_t n = p ? hak_small_usable(p) : 0;
-  if (hak_likely(n != 0) || !p) return n;
-  return hak_block_or_die(p, who).usable;
+  return p ? block_or_die(p, who).usable : 0;
 }
 
 void *hak_realloc(void *p, size_t n)

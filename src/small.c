@@ -571,7 +571,6 @@ bool hak_slab_collect(hak_slab_t *s)
   return true;
 }
 
-
 /* Puts p at the head of one of the lists of s, which the caller has charge of: they take
  * blocks in turn, by the parity of used. */
 static void slab_push(hak_slab_t *s, void *p)
@@ -870,11 +869,17 @@ static void mag_fill(hak_heap_t *h, unsigned c, hak_slab_t *s)
   h->top[c] = t;
 }
 
+/* The slab of a block known to be small (one from a magazine). */
+static hak_slab_t *slab_at(const void *p)
+{
+  return hak_slab_of(hak_ss_of(p), p);
+}
+
 /* A block leaves a magazine for its slab: onto the slab's list if this thread still owns it,
  * else by the remote path (which also wins back a marked full slab, see hak_free_remote). */
 static void slab_take_back(hak_heap_t *h, void *p)
 {
-  hak_slab_t *s = hak_slab_of(hak_ss_of(p), p);
+  hak_slab_t *s = slab_at(p);
   if (atomic_load_explicit(&s->owner, memory_order_relaxed) != h) hak_free_remote(s, p);
   else slab_put_local(h, s, p);
 }
@@ -888,10 +893,10 @@ static void mag_flush(hak_heap_t *h, unsigned c, size_t n)
   void **bottom = mag_bottom(h, c), **t = h->top[c];
   size_t have = (size_t)(t - bottom - 1);
   n = HAK_MIN(n, have);
-  hak_slab_t *s = n ? hak_slab_of(hak_ss_of(bottom[1]), bottom[1]) : NULL, *next = NULL;
+  hak_slab_t *s = n ? slab_at(bottom[1]) : NULL, *next = NULL;
   for (size_t i = 1, j; i <= n; i = j, s = next) {
-    for (j = i + 1; j <= n && (next = hak_slab_of(hak_ss_of(bottom[j]), bottom[j])) == s; j++) {
-    }
+    for (j = i + 1; j <= n; j++) /* the run of s ends where another slab's block lies */
+      if ((next = slab_at(bottom[j])) != s) break;
     if (atomic_load_explicit(&s->owner, memory_order_relaxed) == h) {
       slab_put_run(h, s, bottom + i, j - i);
     } else { /* the remote path may win s back: the rest of the run looks again */

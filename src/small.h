@@ -207,16 +207,25 @@ HAK_INLINE void *hak_small_alloc(unsigned c, size_t n)
   return hak_small_alloc_slow(c, n);
 }
 
+/* The slab of p if p lies in a region of ours on a block boundary in the carved part of a slab
+ * (as no large or span block does: slab 0 of their regions is never ACTIVE); NULL otherwise.
+ * The first test of free's fast path and of hak_small_usable. */
+HAK_INLINE hak_slab_t *hak_small_slab(const void *p)
+{
+  hak_ss_t *ss = hak_ss_of(p);
+  if (hak_unlikely(!hak_region_ours(ss))) return NULL;
+  hak_slab_t *s = hak_slab_of(ss, p);
+  return hak_likely(hak_slab_block_ok(s, p)) ? s : NULL;
+}
+
 /* Bytes usable at p if free's fast path would take p as a live small block of an ACTIVE slab;
  * 0 if that test does not settle it (a block of another kind, a free one, or not ours), which
  * hak_block_find then does.  malloc_usable_size and realloc ask this first: an interpreter that
  * paces its collector by malloc'd bytes asks it at every malloc and free. */
 HAK_INLINE size_t hak_small_usable(const void *p)
 {
-  hak_ss_t *ss = hak_ss_of(p);
-  if (hak_unlikely(!hak_region_ours(ss))) return 0;
-  hak_slab_t *s = hak_slab_of(ss, p);
-  if (hak_unlikely(!hak_slab_block_ok(s, p) || s->state != HAK_SLAB_ACTIVE ||
+  hak_slab_t *s = hak_small_slab(p);
+  if (hak_unlikely(!s || s->state != HAK_SLAB_ACTIVE ||
                    ((const uintptr_t *)p)[1] == hak_free_tag(p)))
     return 0;
   return s->bsize;
@@ -227,14 +236,9 @@ HAK_INLINE size_t hak_small_usable(const void *p)
  * boundary) and is not already free; anything else goes to the slow path, which reports it. */
 HAK_INLINE void hak_small_free(void *p)
 {
-  hak_ss_t *ss = hak_ss_of(p);
-  if (hak_unlikely(!hak_region_ours(ss))) {
-    hak_free_slow(p);
-    return;
-  }
-  hak_slab_t *s = hak_slab_of(ss, p);
+  hak_slab_t *s = hak_small_slab(p);
   uintptr_t *b = (uintptr_t *)p, tag = hak_free_tag(p);
-  if (hak_unlikely(!hak_slab_block_ok(s, p) || b[1] == tag)) {
+  if (hak_unlikely(!s || b[1] == tag)) {
     hak_free_slow(p);
     return;
   }
