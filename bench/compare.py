@@ -116,12 +116,42 @@ def parse_line(out):
     return None
 
 
-def run_one(cmd, preload, timeout, extra_env=None):
+def find_allocators(hakmem, wanted, notes):
+    """(name, preload path or None) for each allocator of ALLOCATORS in wanted (None: all) that
+    is there; a note in notes for each that is not."""
+    allocs = []
+    for name, libs in ALLOCATORS:
+        if wanted is not None and name not in wanted:
+            continue
+        if name == "glibc":
+            allocs.append((name, None))
+        elif name == "hakmem":
+            p = os.path.abspath(hakmem)
+            if os.path.exists(p):
+                allocs.append((name, p))
+            else:
+                notes.append("hakmem skipped: %s not found (build it, or pass --hakmem)" % p)
+        else:
+            p = find_lib(libs)
+            if p:
+                allocs.append((name, p))
+            else:
+                notes.append("%s skipped: none of %s installed" % (name, ", ".join(libs)))
+    return allocs
+
+
+def run_env(preload, extra_env=None):
+    """The environment of a run: this one, with LD_PRELOAD set to preload (none for glibc)."""
     env = dict(os.environ)
     env.pop("LD_PRELOAD", None)
     if preload:
         env["LD_PRELOAD"] = preload
     env.update(extra_env or {})
+    return env
+
+
+def run_one(cmd, preload, timeout, extra_env=None):
+    env = run_env(preload, extra_env)
     try:
         p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -194,26 +224,8 @@ def main():
     reps = args.reps or (3 if args.quick else 5)
 
     notes = []
-    allocs = []  # (name, preload path or None)
-    wanted = args.allocators.split(",") if args.allocators else [a for a, _ in ALLOCATORS]
-    for name, libs in ALLOCATORS:
-        if name not in wanted:
-            continue
-        if name == "glibc":
-            allocs.append((name, None))
-        elif name == "hakmem":
-            p = os.path.abspath(args.hakmem)
-            if os.path.exists(p):
-                allocs.append((name, p))
-            else:
-                notes.append("hakmem skipped: %s not found (build it, or pass --hakmem)" % p)
-        else:
-            p = find_lib(libs)
-            if p:
-                allocs.append((name, p))
-            else:
-                notes.append("%s skipped: none of %s installed" % (name, ", ".join(libs)))
-
+    allocs = find_allocators(args.hakmem, args.allocators.split(",") if args.allocators else None,
+                             notes)
     for e in args.extra:
         name, _, p = e.partition("=")
         if not name or not os.path.exists(p):

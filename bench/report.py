@@ -44,16 +44,10 @@ def log(msg):
 
 def allocators(args):
     """(name, preload or None) for the allocators of the report, as compare.py finds them."""
-    out = []
-    for name, libs in compare.ALLOCATORS:
-        if name == "glibc":
-            out.append((name, None))
-        elif name == "hakmem":
-            out.append((name, os.path.abspath(args.hakmem)))
-        else:
-            p = compare.find_lib(libs)
-            if p:
-                out.append((name, p))
+    notes = []
+    out = compare.find_allocators(args.hakmem, None, notes)
+    for n in notes:
+        log(n)
     for e in args.extra:
         name, _, p = e.partition("=")
         out.append((name, os.path.abspath(p)))
@@ -115,11 +109,7 @@ def sample_phase(args, out, allocs):
     argv = [prog] + (["128", "1000", "1"] if args.quick else ["256", "2000", "1"])
     series = {}
     for name, lib in allocs:
-        env = dict(os.environ)
-        env.pop("LD_PRELOAD", None)
-        if lib:
-            env["LD_PRELOAD"] = lib
-        p = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL)
+        p = subprocess.Popen(argv, env=compare.run_env(lib), stdout=subprocess.DEVNULL)
         t0, pts = time.monotonic(), []
         while p.poll() is None:
             kb = status_kb(p.pid, "VmRSS:")
