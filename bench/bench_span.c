@@ -2,10 +2,10 @@
  * Each thread allocates `blocks` blocks of a size drawn from [min, max], writing the first and
  * the last byte of each (two pages, as a program that fills a header and a trailer does), keeps
  * them all live, then replaces `churn` random ones by blocks of new random sizes, then frees
- * everything.  Prints the time of the three phases together, the peak RSS and the number of
- * mappings (lines of /proc/self/maps) while every block is live: an allocator that maps each
- * block on its own has one per block, and near vm.max_map_count (65530) every other mmap of
- * the process fails.
+ * everything.  Prints the time of the three phases together (and thread 0's churn and final
+ * free phases apart), the peak RSS and the number of mappings (lines of /proc/self/maps) while
+ * every block is live: an allocator that maps each block on its own has one per block, and
+ * near vm.max_map_count (65530) every other mmap of the process fails.
  *
  *   bench_span [threads [blocks [min [max [churn [seed]]]]]]
  *   (default 1 thread, 100000 blocks, 70000..70000 B, no churn, seed 1) */
@@ -18,6 +18,7 @@ static const char usage[] = "bench_span [threads [blocks [min [max [churn [seed]
 static unsigned long long nblocks, min_size, max_size, churn, seed;
 static pthread_barrier_t made, counted;
 static long maps_at_peak;
+static double churn_s, free_s; /* thread 0's churn and final free phases */
 
 static long count_maps(void)
 {
@@ -59,14 +60,20 @@ static void *worker(void *arg)
   pthread_barrier_wait(&made);
   pthread_barrier_wait(&counted);
   uint64_t check = 0;
+  double c0 = bench_now();
   for (unsigned long long i = 0; i < churn; i++) {
     size_t k = (size_t)(bench_rng_next(&r) % nblocks);
     check += v[k][0];
     free(v[k]);
     v[k] = make(&r, i);
   }
+  double c1 = bench_now();
   for (unsigned long long i = 0; i < nblocks; i++) free(v[i]);
   free(v);
+  if (me == 0) {
+    churn_s = c1 - c0;
+    free_s = bench_now() - c1;
+  }
   return (void *)(uintptr_t)check;
 }
 
@@ -107,9 +114,10 @@ int main(int argc, char **argv)
   long final_kb = bench_rss_kb();
   unsigned long long ops = threads * (nblocks + churn);
   printf("bench=span threads=%llu blocks=%llu min=%llu max=%llu churn=%llu seed=%llu "
-         "time_s=%.6f ops=%llu ops_per_s=%.0f maps_at_peak=%ld maxrss_kb=%ld malloc=%s "
-         "check=%llu ru_maxrss_kb=%ld final_rss_kb=%ld\n",
-         threads, nblocks, min_size, max_size, churn, seed, t, ops, (double)ops / t, maps_at_peak,
+         "time_s=%.6f ops=%llu ops_per_s=%.0f alloc_s=%.6f churn_s=%.6f free_s=%.6f "
+         "maps_at_peak=%ld maxrss_kb=%ld malloc=%s check=%llu ru_maxrss_kb=%ld final_rss_kb=%ld\n",
+         threads, nblocks, min_size, max_size, churn, seed, t, ops, (double)ops / t, t1 - t0,
+         churn_s, free_s, maps_at_peak,
          bench_maxrss_kb(), bench_malloc_provider(), (unsigned long long)check,
          bench_ru_maxrss_kb(), final_kb);
   return 0;

@@ -99,11 +99,13 @@ static void *huge_alloc(size_t size, size_t align)
 /* ---- the BigCache ------------------------------------------------------------------------
  * Freed large mappings wait here, one LIFO list per size bucket (four per doubling from 64 KiB
  * to 64 MiB), for the next large request that fits, so that a loop over large buffers does not
- * pay mmap, munmap and page faults each time.  Bounded in bytes (HAKMEM_BIGCACHE_MAX_MB: its
- * own bound, not part of HAKMEM_EMPTY_MAX_MB, which would leave a loop over buffers larger than
- * it nothing to reuse) and in age: its pages go back after HAKMEM_SLAB_PURGE_MS, its address
- * space after HAKMEM_BIGCACHE_TTL_MS.  Mappings are made at the
- * bucket size, so any cached one serves any request of its bucket. */
+ * pay mmap, munmap and page faults each time.  Their address space is bounded in bytes
+ * (HAKMEM_BIGCACHE_MAX_MB) and in age (HAKMEM_BIGCACHE_TTL_MS); their pages go back after
+ * HAKMEM_SLAB_PURGE_MS, and count until then against HAKMEM_EMPTY_MAX_MB with every other
+ * tier's empty memory: past that bound the oldest cached mappings are purged, not unmapped, so
+ * that a loop over buffers larger than the bound still reuses their mappings and pays only the
+ * page faults.  Mappings are made at the bucket size, so any cached one serves any request of
+ * its bucket. */
 
 #define BC_MIN_SHIFT 16
 #define BC_MAX_SHIFT 26
@@ -136,10 +138,18 @@ static size_t bc_size(int b)
   return hak_align_up(((size_t)1 << lg) + q * ((size_t)1 << (lg - 2)), hak_os_page);
 }
 
+/* The bytes of a cached mapping that count as empty memory while it is not purged: all but
+ * its first page, which holds the header. */
+static size_t bc_resident(const hak_ss_t *ss)
+{
+  return ss->purged ? 0 : ss->map_size - hak_os_page;
+}
+
 static void bc_unlink(int b, hak_ss_t *ss)
 {
   hak_ss_list_unlink(&bc.bucket[b], ss);
   bc.bytes -= ss->map_size;
+  if (bc_resident(ss)) hak_empty_count(bc_resident(ss), false);
 }
 
 /* A cached mapping gives its pages back and keeps its address space: a later hit costs page
@@ -147,6 +157,7 @@ static void bc_unlink(int b, hak_ss_t *ss)
 static void bc_purge_one(hak_ss_t *ss)
 {
   hak_os_purge((char *)ss + hak_os_page, ss->map_size - hak_os_page);
+  hak_empty_count(bc_resident(ss), false);
   ss->purged = 1;
 }
 
@@ -283,9 +294,28 @@ static void bc_put(hak_ss_t *ss)
   ss->purged = 0;
   hak_ss_list_push(&bc.bucket[b], ss);
   bc.bytes += ss->map_size;
+  hak_empty_count(bc_resident(ss), true);
   hak_ss_t *old = bc_expire_locked(now, false);
   pthread_mutex_unlock(&bc.lock);
   bc_release(old);
+  hak_empty_enforce();
+}
+
+void hak_bigcache_purge_over(size_t max)
+{
+  pthread_mutex_lock(&bc.lock);
+  while (hak_empty_resident() > max) {
+    /* The oldest mapping not purged yet: in each bucket the purged ones are the oldest. */
+    hak_ss_t *oldest = NULL;
+    for (int b = 0; b < BC_BUCKETS; b++) {
+      hak_ss_t *ss = bc.bucket[b].tail;
+      while (ss && ss->purged) ss = ss->prev;
+      if (ss && (!oldest || ss->cached_at < oldest->cached_at)) oldest = ss;
+    }
+    if (!oldest) break;
+    bc_purge_one(oldest);
+  }
+  pthread_mutex_unlock(&bc.lock);
 }
 
 void hak_bigcache_maintain(double now)

@@ -25,6 +25,9 @@ void *hak_large_resize(hak_ss_t *ss, void *p, size_t size);
 /* Purges cached large mappings older than HAKMEM_SLAB_PURGE_MS and unmaps those older than
  * HAKMEM_BIGCACHE_TTL_MS. */
 void hak_bigcache_maintain(double now);
+/* While empty memory is over max bytes (hak_empty_enforce), the oldest cached mappings give
+ * their pages back and keep their address space. */
+void hak_bigcache_purge_over(size_t max);
 /* Gives every cached large mapping back to the OS; returns the bytes released. */
 size_t hak_bigcache_trim(void);
 void hak_bigcache_counts(size_t *bytes, size_t *hits, size_t *misses);

@@ -40,11 +40,12 @@
     "milliseconds an empty slab, a free span of pages, or a cached SuperSlab or large block keeps " \
     "its pages before they go back to the OS (the address space is kept)")                      \
   X(EMPTY_MAX_MB, INT, 64, 0, 1048576,                                                           \
-    "megabytes of empty slabs, free spans and cached SuperSlabs that may keep their pages "     \
-    "within that delay (the BigCache has its own bound); "                                       \
+    "megabytes of empty slabs, free spans, cached SuperSlabs and cached large blocks that "     \
+    "may keep their pages within that delay; "                                                   \
     "past it the oldest give theirs back at once, on the free that made memory empty")          \
   X(BIGCACHE_MAX_MB, INT, 64, 0, 1048576,                                                        \
-    "megabytes of freed large blocks kept for reuse by later large requests (0: none)")         \
+    "megabytes of freed large blocks kept for reuse by later large requests (0: none); "        \
+    "their pages count against HAKMEM_EMPTY_MAX_MB")                                             \
   X(BIGCACHE_TTL_MS, INT, 10000, 0, 86400000,                                                    \
     "milliseconds a freed large block's mapping stays cached (its pages purged after "           \
     "HAKMEM_SLAB_PURGE_MS) before it is unmapped")                                               \

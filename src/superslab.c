@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "options.h"
+#include "large.h"
 #include "os.h"
 #include "small.h"
 #include "span.h"
@@ -383,13 +384,14 @@ hak_slab_t *hak_pool_take(unsigned kind, unsigned cls, hak_heap_t *heap)
 }
 
 /* Past HAKMEM_EMPTY_MAX_MB of empty memory with its pages, the oldest gives them back now,
- * keeping its address space: first cached SuperSlabs (whole regions, one call each), then the
- * span regions' free pages, then the pools' dirty slabs, oldest first in each, so that what is
- * purged stays the older part of each list.  The span regions come before the pools' slabs
- * because their count takes every page a freed block leaves, touched or not: pages never
- * touched cost their purge nothing, and a pool's slab is what the next refill takes.  Called
- * where memory becomes empty: a slab going back to the pool, a SuperSlab into the cache, a
- * span freed.  (The BigCache has its own bound, HAKMEM_BIGCACHE_MAX_MB.) */
+ * keeping its address space: first cached SuperSlabs (whole regions, one call each), then
+ * cached large mappings (one call each, megabytes at a time), then the span regions' free
+ * pages, then the pools' dirty slabs, oldest first in each, so that what is purged stays the
+ * older part of each list.  The span regions come before the pools' slabs because their count
+ * takes every page a freed block leaves, touched or not: pages never touched cost their purge
+ * nothing, and a pool's slab is what the next refill takes.  Called where memory becomes
+ * empty: a slab going back to the pool, a SuperSlab or a large mapping into its cache, a span
+ * freed. */
 void hak_empty_enforce(void)
 {
   size_t max = (size_t)hak_opt.EMPTY_MAX_MB << 20;
@@ -400,6 +402,7 @@ void hak_empty_enforce(void)
        ss && atomic_load_explicit(&empty_resident, memory_order_relaxed) > max; ss = ss->prev)
     if (!ss->purged) lru_purge_one(ss);
   pthread_mutex_unlock(&lru.lock);
+  hak_bigcache_purge_over(max);
   hak_span_purge_over(max);
   for (unsigned k = 0; k < HAK_SS_NKINDS; k++) {
     hak_pool_t *pool = &pools[k];

@@ -9,7 +9,11 @@
  *              slabs, which sit on their owners' full lists, must come back at the remote free
  *              that empties them, not when the idle owner next allocates;
  *   kept       as bounded, with the bound at 1 GiB: RSS stays up, which shows the bound is what
- *              did it. */
+ *              did it;
+ *   large      24 large blocks of 2..3.5 MiB, every page written, go to the BigCache (whose own
+ *              bounds are far beyond them): right after the last free RSS is within 8 MiB of
+ *              where it started, and blocks of the same sizes asked for again with calloc come
+ *              from the cached mappings, and read as zero. */
 #include <pthread.h>
 
 #include "tiers.h"
@@ -35,6 +39,46 @@ static size_t burst(void **out, size_t bytes, unsigned x)
   return n;
 }
 
+#define NLARGE 24
+
+static size_t large_size(unsigned i)
+{
+  return 2 * MiB + (size_t)(i % 6) * (256 << 10) + 4096 * (i / 6);
+}
+
+/* The large mode; returns after its checks (plan 4). */
+static void large_blocks(void)
+{
+  void *warm = malloc(64);
+  char *p[NLARGE];
+  size_t base = rss_bytes();
+  for (unsigned i = 0; i < NLARGE; i++) {
+    p[i] = malloc(large_size(i));
+    if (!p[i]) bail_out("malloc of a large block failed");
+    touch(p[i], large_size(i), 0x5a);
+  }
+  size_t peak = rss_bytes();
+  for (unsigned i = 0; i < NLARGE; i++) free(p[i]);
+  size_t after = rss_bytes(), above = after > base ? after - base : 0;
+  ok(peak >= base + NLARGE * 2 * MiB, "the large blocks made %.1f MiB resident", mib(peak - base));
+  ok(above <= 8 * MiB + 4 * MiB, "with HAKMEM_EMPTY_MAX_MB=8, right after the last free %.1f MiB"
+     " above the start (at most 12): the cached mappings gave their pages back", mib(above));
+  unsigned reused = 0, nonzero = 0;
+  char *q[NLARGE];
+  for (unsigned i = 0; i < NLARGE; i++) {
+    q[i] = calloc(1, large_size(i));
+    if (!q[i]) bail_out("calloc of a large block failed");
+    for (unsigned j = 0; j < NLARGE; j++) reused += q[i] == p[j];
+    for (size_t at = 0; at < large_size(i); at += page_size() / 2) nonzero += q[i][at] != 0;
+    nonzero += q[i][large_size(i) - 1] != 0;
+  }
+  ok(reused == NLARGE, "%u of %u blocks asked for again came from the cached mappings", reused,
+     NLARGE);
+  ok(nonzero == 0, "the purged mappings read as zero through calloc (%u bytes were not)", nonzero);
+  for (unsigned i = 0; i < NLARGE; i++) free(q[i]);
+  free(warm);
+}
+
 static size_t half_count[2];
 static pthread_barrier_t made, measured, freed;
 
@@ -55,9 +99,14 @@ int main(int argc, char **argv)
 {
   const char *mode = argc > 1 ? argv[1] : "bounded";
   int exchanged = strcmp(mode, "exchanged") == 0, kept = strcmp(mode, "kept") == 0;
-  plan(2);
+  int large = strcmp(mode, "large") == 0;
+  plan(large ? 4 : 2);
   if (emulated()) {
-    skip(2, "under an emulator RSS is the emulator's, not the program's");
+    skip(large ? 4 : 2, "under an emulator RSS is the emulator's, not the program's");
+    return exit_status();
+  }
+  if (large) {
+    large_blocks();
     return exit_status();
   }
   void *warm = malloc(64); /* the heap exists before the baseline is taken */
