@@ -1,8 +1,12 @@
 /* Mid, L2.5 and large blocks are reused: a loop that allocates and frees blocks of 1..64 KiB,
  * of 100, 512 and 900 KiB (spans) and of 1.25 and 4 MiB (large) many times maps no new region
  * once warmed up (smblks flat), and every large request after the warm-up is a BigCache hit
- * (keepcost grows by one per request).
+ * (keepcost grows by one per request).  And a producer reuses what its consumer freed: blocks
+ * that another thread freed into the producer's slab come back to it before the slab carves
+ * fresh ones, which would touch new pages while the freed ones lie unused.
  * Contents are checked, so a block handed out twice would show. */
+#include <pthread.h>
+
 #include "tiers.h"
 
 #define NMID 160
@@ -60,10 +64,64 @@ static int round_trip(unsigned r)
   return bad;
 }
 
+/* A producer (the main thread) and a consumer: the producer takes 16 blocks of the 20 KiB class
+ * (a mid slab of 25, refilled 8 at a time), the consumer frees 10, the producer takes 8 (a
+ * refill finds the 10 and keeps 2 on the slab's list), the consumer frees the other 6, and the
+ * producer takes 8 more: the 2 left on the list and the 6 just freed, not fresh blocks carved
+ * beside them.  Returns how many of those last 8 are blocks of the first 16. */
+#define HAND_SIZE 20000
+static unsigned char *first[16], *second[8], *third[8];
+static unsigned hand_from, hand_to;
+
+static void *consumer(void *arg)
+{
+  (void)arg;
+  for (unsigned i = hand_from; i < hand_to; i++) free(first[i]);
+  return NULL;
+}
+
+static void consume(unsigned from, unsigned to)
+{
+  pthread_t t;
+  hand_from = from;
+  hand_to = to;
+  if (pthread_create(&t, NULL, consumer, NULL) != 0) bail_out("pthread_create failed");
+  pthread_join(t, NULL);
+}
+
+static void produce(unsigned char **out, unsigned n)
+{
+  for (unsigned i = 0; i < n; i++) {
+    out[i] = malloc(HAND_SIZE);
+    if (!out[i]) bail_out("malloc failed");
+    memset(out[i], (int)i, HAND_SIZE);
+  }
+}
+
+static unsigned handed_back(void)
+{
+  produce(first, 16);
+  consume(0, 10);
+  produce(second, 8);
+  consume(10, 16);
+  produce(third, 8);
+  unsigned reused = 0;
+  for (unsigned i = 0; i < 8; i++)
+    for (unsigned j = 0; j < 16; j++) reused += third[i] == first[j];
+  for (unsigned i = 0; i < 8; i++) {
+    free(second[i]);
+    free(third[i]);
+  }
+  return reused;
+}
+
 int main(void)
 {
-  plan(5);
+  plan(6);
   watchdog(120);
+  unsigned reused = handed_back();
+  ok(reused == 8, "a producer's refill took the %u blocks its consumer had freed before fresh "
+     "ones (8 expected)", reused);
   int bad = 0;
   for (unsigned r = 0; r < WARMUP; r++) bad += round_trip(r);
   struct mallinfo2 m0 = mallinfo2();
