@@ -157,6 +157,34 @@ static void double_remote_second(void)
   pthread_create(&t, NULL, sleep_then_free, p);
   pthread_join(t, NULL);
 }
+/* An L2.5 block freed twice by a thread that does not allocate from its region, while the
+ * owner lives: both frees go onto the region's list of remote frees, and the owner's next
+ * allocation from the region finds the second. */
+static void *free_twice_in_thread(void *p)
+{
+  free(p);
+  free(p);
+  return NULL;
+}
+static void double_span_remote(void)
+{
+  void *p = malloc(300000);
+  malloc(300000);
+  pthread_t t;
+  pthread_create(&t, NULL, free_twice_in_thread, p);
+  pthread_join(t, NULL);
+  sink = (uintptr_t)malloc(300000);
+}
+/* Freed by another thread (onto the remote list), then by its owner. */
+static void double_span_remote_then_owner(void)
+{
+  void *p = malloc(300000);
+  malloc(300000);
+  pthread_t t;
+  pthread_create(&t, NULL, free_in_thread, p);
+  pthread_join(t, NULL);
+  free(p);
+}
 static void double_after_realloc0(void)
 {
   void *p = malloc(48);
@@ -320,6 +348,10 @@ static const struct {
      "double free"},
     {"double free of a mid block", double_mid, "double free"},
     {"double free of an L2.5 block", double_span, NULL},
+    {"double free of an L2.5 block by another thread, its owner alive", double_span_remote,
+     "double free"},
+    {"free of an L2.5 block by its owner after another thread freed it",
+     double_span_remote_then_owner, NULL},
     {"double free of a large block", double_large, NULL},
     {"double free after another thread freed the block", double_after_remote, "double free"},
     {"free after realloc(p, 0) (realloc freed p)", double_after_realloc0, "double free"},
