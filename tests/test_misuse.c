@@ -133,14 +133,19 @@ static void *free_in_thread(void *p)
   free(p);
   return NULL;
 }
-static void double_after_remote(void)
+/* A block of n bytes freed by another thread, then by its owner (the thread that made it). */
+static void remote_then_owner(size_t n)
 {
-  void *p = malloc(64);
-  malloc(64);
+  void *p = malloc(n);
+  malloc(n);
   pthread_t t;
   pthread_create(&t, NULL, free_in_thread, p);
   pthread_join(t, NULL);
   free(p);
+}
+static void double_after_remote(void)
+{
+  remote_then_owner(64);
 }
 static void *sleep_then_free(void *p)
 {
@@ -178,12 +183,7 @@ static void double_span_remote(void)
 /* Freed by another thread (onto the remote list), then by its owner. */
 static void double_span_remote_then_owner(void)
 {
-  void *p = malloc(300000);
-  malloc(300000);
-  pthread_t t;
-  pthread_create(&t, NULL, free_in_thread, p);
-  pthread_join(t, NULL);
-  free(p);
+  remote_then_owner(300000);
 }
 static void double_after_realloc0(void)
 {
