@@ -52,9 +52,11 @@
 typedef struct hak_span_meta {
   pthread_mutex_t lock;
   hak_heap_t *owner;       /* the thread allocating from it, or NULL (stored atomically) */
-  /* Blocks other threads freed while a thread owned it (remote_push): a stack linked through
-   * their first words, its count in the top bits; HAK_REMOTE_DETACHED while it is unowned. */
-  _Atomic(uintptr_t) remote;
+  /* Blocks other threads freed while a thread owned it (remote_push): the units they start,
+   * pend_any saying which words may have bits; detached while it is unowned. */
+  _Atomic(uint64_t) pend[SPAN_WORDS];
+  _Atomic(uint32_t) pend_any;
+  _Atomic(uint8_t) detached;
   hak_ss_t *all_next, *all_prev;
   hak_ss_t *bin_next, *bin_prev;
   hak_ss_t *dirty_next, *dirty_prev;
@@ -517,7 +519,7 @@ static void *span_switch(hak_heap_t *h, unsigned k, unsigned step, bool *zeroed)
       if ((p = try_region(ss, k, step, zeroed)) != NULL) {
         bin_take(ss);
         __atomic_store_n(&meta(ss)->owner, h, __ATOMIC_RELAXED);
-        atomic_store_explicit(&meta(ss)->remote, 0, memory_order_relaxed); /* frees may push */
+        atomic_store_explicit(&meta(ss)->detached, 0, memory_order_seq_cst); /* frees may push */
         if (meta(ss)->kept) {
           meta(ss)->kept = 0;
           span.kept--;
@@ -582,8 +584,9 @@ static int block_index(hak_ss_t *ss, const void *p)
 {
   uintptr_t off = (uintptr_t)p - (uintptr_t)ss;
   if (off & (((uintptr_t)1 << SPAN_UNIT_SHIFT) - 1)) return -1;
+  if (off >= HAK_SS_SIZE) return -1;
   unsigned i = (unsigned)(off >> SPAN_UNIT_SHIFT);
-  return i < SPAN_UNITS && bit(meta(ss)->start, i) ? (int)i : -1;
+  return bit(meta(ss)->start, i) ? (int)i : -1;
 }
 
 /* Frees units [i, i + k) of ss, under its lock; the pages they leave wholly free are dirty.
@@ -631,15 +634,18 @@ static int free_run_locked(hak_ss_t *ss, unsigned i, unsigned k)
 }
 
 /* ---- frees by other threads -----------------------------------------------------------
- * A free into a region that another live thread allocates from goes onto the region's remote
- * stack with one compare-and-swap, rather than taking the lock that the owner takes for each
- * allocation (a consumer freeing a producer's blocks met it on every free: 23% of the samples
- * in pthread_mutex_lock).  Whoever next takes the lock to look at the units drains the stack
- * first: the owner's next allocation from the region, any free that takes the lock, a resize,
- * and the owner's release, which detaches the stack (HAK_REMOTE_DETACHED: frees take the lock
- * from then on).  A block on the stack still counts as in use, so a second free of it is found
- * when the stack is drained (it no longer starts a block), and every link is checked to start
- * a block of the region before it is followed. */
+ * A free into a region that another live thread allocates from sets the bit of the block's
+ * first unit in the region's pending bitmap (one atomic OR) rather than taking the lock that
+ * the owner takes for each allocation (a consumer freeing a producer's blocks met it on every
+ * free: 23% of the samples in pthread_mutex_lock).  Nothing is written inside the block, so a
+ * wrong pointer corrupts nothing: a bit already set is a second free, reported at once, and a
+ * bit that starts no block is reported when the bitmap is taken.  Whoever next takes the lock
+ * to look at the units takes the bitmap first: the owner's next allocation from the region,
+ * any free, resize or size query that takes the lock, malloc_trim, and the owner's release,
+ * which detaches the bitmap (frees take the lock from then on).  A freer that finds it detached
+ * after setting its bit takes the bit back if it is still there and takes the lock instead;
+ * the detach is a sequentially consistent store before the bitmap is taken, so a bit set
+ * before the freer saw it is taken by the release.  A pending block still counts as in use. */
 
 /* Frees the block that starts at unit i of ss, under its lock; returns why the region must be
  * relisted (RELIST_*). */
@@ -652,51 +658,54 @@ static int free_block_locked(hak_ss_t *ss, unsigned i)
   return free_run_locked(ss, i, k);
 }
 
-/* Puts p on the remote stack of ss if another live thread owns ss; false if the free must take
- * the lock instead (no owner, the caller is the owner, p is no unit boundary, or the stack is
- * as long as a region has units: something frees the same block again and again). */
+/* Marks p pending in ss if another live thread owns ss; false if the free must take the lock
+ * instead (no owner, the caller is the owner, p is no unit boundary past the header, or ss
+ * has been detached). */
 static bool remote_push(hak_ss_t *ss, void *p)
 {
   hak_span_meta_t *m = meta(ss);
   hak_heap_t *owner = __atomic_load_n(&m->owner, __ATOMIC_RELAXED);
   uintptr_t off = (uintptr_t)p - (uintptr_t)ss;
   if (!owner || owner == hak_tls_heap || (off & (((uintptr_t)1 << SPAN_UNIT_SHIFT) - 1)) ||
-      off >= HAK_SS_SIZE)
+      off >= HAK_SS_SIZE || off < ((uintptr_t)first_unit << SPAN_UNIT_SHIFT) ||
+      atomic_load_explicit(&m->detached, memory_order_seq_cst))
     return false;
-  uintptr_t old = atomic_load_explicit(&m->remote, memory_order_relaxed), new;
-  do {
-    if (old == HAK_REMOTE_DETACHED || (old >> HAK_REMOTE_COUNT_SHIFT) >= SPAN_UNITS) return false;
-    *(uintptr_t *)p = (uintptr_t)HAK_REMOTE_HEAD(old);
-    new = (uintptr_t)p + (old & ~(HAK_REMOTE_COUNT - 1)) + HAK_REMOTE_COUNT;
-  } while (!atomic_compare_exchange_weak_explicit(&m->remote, &old, new, memory_order_release,
-                                                  memory_order_relaxed));
+  unsigned i = (unsigned)(off >> SPAN_UNIT_SHIFT), w = i / 64;
+  uint64_t b = (uint64_t)1 << (i % 64);
+  if (atomic_fetch_or_explicit(&m->pend[w], b, memory_order_seq_cst) & b)
+    hak_fatal("hakmem: free(): double free detected for %p (an L2.5 block already freed by "
+              "another thread)", p);
+  atomic_fetch_or_explicit(&m->pend_any, (uint32_t)1 << w, memory_order_seq_cst);
+  if (atomic_load_explicit(&m->detached, memory_order_seq_cst) &&
+      (atomic_fetch_and_explicit(&m->pend[w], ~b, memory_order_seq_cst) & b))
+    return false; /* taken back before the release saw it: the lock it is */
   return true;
 }
 
-/* Frees the blocks on the remote stack of ss, under its lock, and leaves the stack empty, or
- * detached (detach: the owner lets go).  Returns the strongest reason to relist it. */
+/* Frees the pending blocks of ss, under its lock; with detach (the owner lets go) every word
+ * is looked at and frees take the lock from then on.  Returns the strongest reason to relist
+ * the region. */
 static int remote_drain_locked(hak_ss_t *ss, bool detach)
 {
   hak_span_meta_t *m = meta(ss);
-  uintptr_t r = atomic_load_explicit(&m->remote, memory_order_relaxed);
-  if (r == HAK_REMOTE_DETACHED || (r == 0 && !detach)) return RELIST_NONE;
-  r = atomic_exchange_explicit(&m->remote, detach ? HAK_REMOTE_DETACHED : 0,
-                               memory_order_acquire);
+  if (detach) atomic_store_explicit(&m->detached, 1, memory_order_seq_cst);
+  else if (!atomic_load_explicit(&m->pend_any, memory_order_relaxed)) return RELIST_NONE;
+  uint32_t words = atomic_exchange_explicit(&m->pend_any, 0, memory_order_seq_cst);
+  if (detach) words = ~(uint32_t)0;
   int why = RELIST_NONE;
-  char *q = HAK_REMOTE_HEAD(r);
-  for (uintptr_t n = r >> HAK_REMOTE_COUNT_SHIFT; n; n--) {
-    int i = q ? block_index(ss, q) : -1;
-    if (i < 0)
-      hak_fatal("hakmem: free(): double free or corrupted list: %p, on the list of blocks other "
-                "threads freed into L2.5 region %p, is no block of it", (void *)q, (void *)ss);
-    char *next = (char *)*(uintptr_t *)q;
-    int r_why = free_block_locked(ss, (unsigned)i);
-    why = HAK_MAX(why, r_why);
-    q = next;
+  for (unsigned w = 0; w < SPAN_WORDS; w++) {
+    if (!(words >> w & 1)) continue;
+    uint64_t bits = atomic_exchange_explicit(&m->pend[w], 0, memory_order_seq_cst);
+    while (bits) {
+      unsigned i = w * 64 + (unsigned)__builtin_ctzll(bits);
+      bits &= bits - 1;
+      if (!bit(m->start, i))
+        hak_fatal("hakmem: free(): invalid pointer %p (freed by another thread into an L2.5 "
+                  "region, where it starts no block)", (void *)((char *)ss + ((size_t)i << SPAN_UNIT_SHIFT)));
+      int r = free_block_locked(ss, i);
+      why = HAK_MAX(why, r);
+    }
   }
-  if (q)
-    hak_fatal("hakmem: free(): corrupted list: the list of blocks other threads freed into L2.5 "
-              "region %p is longer than its count", (void *)ss);
   return why;
 }
 
@@ -723,9 +732,12 @@ size_t hak_span_usable(hak_ss_t *ss, const void *p)
 {
   hak_span_meta_t *m = meta(ss);
   pthread_mutex_lock(&m->lock);
+  int relist = remote_drain_locked(ss, false); /* a block another thread freed is no block */
   int i = block_index(ss, p);
   size_t n = i < 0 ? 0 : (size_t)block_units(m, (unsigned)i) << SPAN_UNIT_SHIFT;
+  m->pending += relist != RELIST_NONE;
   pthread_mutex_unlock(&m->lock);
+  if (relist) span_relist(ss, relist);
   return n;
 }
 
@@ -802,9 +814,26 @@ static size_t span_trim_kept(void)
   return bytes;
 }
 
+/* malloc_trim: the blocks other threads freed into regions whose owners have not allocated
+ * since are freed now, so that their pages can go back. */
+static void span_drain_all(double now)
+{
+  size_t resident;
+  pthread_mutex_lock(&span.lock);
+  for (hak_ss_t *ss = span.all; ss; ss = meta(ss)->all_next) {
+    pthread_mutex_lock(&meta(ss)->lock);
+    /* only an owned region has pending blocks, and relist_locked keeps an owned one */
+    if (meta(ss)->owner && remote_drain_locked(ss, false) != RELIST_NONE)
+      relist_locked(ss, now, &resident);
+    pthread_mutex_unlock(&meta(ss)->lock);
+  }
+  pthread_mutex_unlock(&span.lock);
+}
+
 size_t hak_span_purge(double now, bool all)
 {
   double delay = hak_opt.SLAB_PURGE_MS / 1000.0;
+  if (all) span_drain_all(now);
   size_t bytes = all ? span_trim_kept() : 0;
   if (!any_dirty()) return bytes;
   pthread_mutex_lock(&span.lock);
@@ -854,6 +883,9 @@ void hak_span_lock_all(void)
 void hak_span_unlock_all(bool child)
 {
   for (hak_ss_t *ss = span.all; ss; ss = meta(ss)->all_next) {
+    /* In the child only the forking thread is left: the blocks freed into other threads'
+     * regions are freed now, and frees into those regions take the lock from then on. */
+    if (child && meta(ss)->owner && meta(ss)->owner != hak_tls_heap) remote_drain_locked(ss, true);
     if (child) lock_init(&meta(ss)->lock);
     else pthread_mutex_unlock(&meta(ss)->lock);
   }

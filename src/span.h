@@ -5,8 +5,8 @@
  *
  * Each thread allocates from a region of its own (heap->span) while it has room, so that
  * threads do not meet on the common path; any thread frees into any region under that region's
- * lock, except into a region another live thread allocates from, where the free goes onto the
- * region's list of remote frees without a lock and the owner takes it at its next allocation.
+ * lock, except into a region another live thread allocates from, where the free marks the block
+ * pending in the region without a lock and the owner frees it at its next allocation there.
  * Free pages keep their memory for HAKMEM_SLAB_PURGE_MS (a region's dirty pages are
  * purged together), or less when HAKMEM_EMPTY_MAX_MB is passed; a region with no block left
  * and no thread allocating from it goes back to the LRU cache of empty SuperSlabs, where every

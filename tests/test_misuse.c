@@ -163,24 +163,39 @@ static void double_remote_second(void)
   pthread_join(t, NULL);
 }
 /* An L2.5 block freed twice by a thread that does not allocate from its region, while the
- * owner lives: both frees go onto the region's list of remote frees, and the owner's next
- * allocation from the region finds the second. */
+ * owner lives: the first marks it pending in the region, and the second finds it marked. */
 static void *free_twice_in_thread(void *p)
 {
   free(p);
   free(p);
   return NULL;
 }
-static void double_span_remote(void)
+/* An L2.5 block handed to fn on another thread, then an allocation by its owner. */
+static void span_by_thread_then_alloc(void *(*fn)(void *))
 {
   void *p = malloc(300000);
   malloc(300000);
   pthread_t t;
-  pthread_create(&t, NULL, free_twice_in_thread, p);
+  pthread_create(&t, NULL, fn, p);
   pthread_join(t, NULL);
   sink = (uintptr_t)malloc(300000);
 }
-/* Freed by another thread (onto the remote list), then by its owner. */
+static void double_span_remote(void)
+{
+  span_by_thread_then_alloc(free_twice_in_thread);
+}
+/* The interior of an L2.5 block freed by another thread while its owner lives: nothing is
+ * written, and the owner's next allocation from the region reports it. */
+static void *free_interior_in_thread(void *p)
+{
+  free((char *)p + 1024);
+  return NULL;
+}
+static void span_interior_remote(void)
+{
+  span_by_thread_then_alloc(free_interior_in_thread);
+}
+/* Freed by another thread (marked pending in its region), then by its owner. */
 static void double_span_remote_then_owner(void)
 {
   remote_then_owner(300000);
@@ -350,6 +365,8 @@ static const struct {
     {"double free of an L2.5 block", double_span, NULL},
     {"double free of an L2.5 block by another thread, its owner alive", double_span_remote,
      "double free"},
+    {"free(interior of an L2.5 block) by another thread, its owner alive", span_interior_remote,
+     "invalid pointer"},
     {"free of an L2.5 block by its owner after another thread freed it",
      double_span_remote_then_owner, NULL},
     {"double free of a large block", double_large, NULL},
