@@ -40,6 +40,9 @@
 #define SPAN_UNIT_SHIFT 10
 #define SPAN_UNITS (HAK_SS_SIZE >> SPAN_UNIT_SHIFT) /* 2048 */
 #define SPAN_WORDS (SPAN_UNITS / 64)
+#define PEND_PER 63 /* units per word of the pending bitmap; its top bit says detached */
+#define PEND_WORDS ((SPAN_UNITS + PEND_PER - 1) / PEND_PER)
+#define PEND_DETACHED ((uint64_t)1 << 63)
 #define SPAN_MAXPAGES 512 /* pages of a region at the smallest page size, 4 KiB */
 #define SPAN_BINS 12      /* bin b: longest free run in [2^b, 2^(b+1)) units */
 #define SPAN_TRIES 4      /* regions of the first fitting bin tried before a larger bin */
@@ -53,10 +56,8 @@ typedef struct hak_span_meta {
   pthread_mutex_t lock;
   hak_heap_t *owner;       /* the thread allocating from it, or NULL (stored atomically) */
   /* Blocks other threads freed while a thread owned it (remote_push): the units they start,
-   * pend_any saying which words may have bits; detached while it is unowned. */
-  _Atomic(uint64_t) pend[SPAN_WORDS];
-  _Atomic(uint32_t) pend_any;
-  _Atomic(uint8_t) detached;
+   * PEND_PER to a word, each word's top bit (PEND_DETACHED) set while it is unowned. */
+  _Atomic(uint64_t) pend[PEND_WORDS];
   hak_ss_t *all_next, *all_prev;
   hak_ss_t *bin_next, *bin_prev;
   hak_ss_t *dirty_next, *dirty_prev;
@@ -519,7 +520,8 @@ static void *span_switch(hak_heap_t *h, unsigned k, unsigned step, bool *zeroed)
       if ((p = try_region(ss, k, step, zeroed)) != NULL) {
         bin_take(ss);
         __atomic_store_n(&meta(ss)->owner, h, __ATOMIC_RELAXED);
-        atomic_store_explicit(&meta(ss)->detached, 0, memory_order_seq_cst); /* frees may push */
+        for (unsigned w = 0; w < PEND_WORDS; w++) /* frees may mark blocks pending again */
+          atomic_store_explicit(&meta(ss)->pend[w], 0, memory_order_relaxed);
         if (meta(ss)->kept) {
           meta(ss)->kept = 0;
           span.kept--;
@@ -635,17 +637,17 @@ static int free_run_locked(hak_ss_t *ss, unsigned i, unsigned k)
 
 /* ---- frees by other threads -----------------------------------------------------------
  * A free into a region that another live thread allocates from sets the bit of the block's
- * first unit in the region's pending bitmap (one atomic OR) rather than taking the lock that
- * the owner takes for each allocation (a consumer freeing a producer's blocks met it on every
- * free: 23% of the samples in pthread_mutex_lock).  Nothing is written inside the block, so a
- * wrong pointer corrupts nothing: a bit already set is a second free, reported at once, and a
- * bit that starts no block is reported when the bitmap is taken.  Whoever next takes the lock
- * to look at the units takes the bitmap first: the owner's next allocation from the region,
- * any free, resize or size query that takes the lock, malloc_trim, and the owner's release,
- * which detaches the bitmap (frees take the lock from then on).  A freer that finds it detached
- * after setting its bit takes the bit back if it is still there and takes the lock instead;
- * the detach is a sequentially consistent store before the bitmap is taken, so a bit set
- * before the freer saw it is taken by the release.  A pending block still counts as in use. */
+ * first unit in the region's pending bitmap (one compare-and-swap) rather than taking the lock
+ * that the owner takes for each allocation (a consumer freeing a producer's blocks met it on
+ * every free: 23% of the samples in pthread_mutex_lock).  Nothing is written inside the block,
+ * so a wrong pointer corrupts nothing: a bit already set is a second free, reported at once,
+ * and a bit that starts no block is reported when the bitmap is taken.  Whoever next takes the
+ * lock to look at the units takes the bitmap first: the owner's next allocation from the
+ * region, any free, resize or size query that takes the lock, malloc_trim, and the owner's
+ * release, which detaches each word (PEND_DETACHED: frees take the lock from then on).  The
+ * swap that sets a bit is the freer's last access to the region: once the bit is taken the
+ * block is freed and the region may go, so the word that says detached is the word the bit
+ * goes into.  A pending block still counts as in use, so the region stays until it is taken. */
 
 /* Frees the block that starts at unit i of ss, under its lock; returns why the region must be
  * relisted (RELIST_*). */
@@ -659,49 +661,50 @@ static int free_block_locked(hak_ss_t *ss, unsigned i)
 }
 
 /* Marks p pending in ss if another live thread owns ss; false if the free must take the lock
- * instead (no owner, the caller is the owner, p is no unit boundary past the header, or ss
- * has been detached). */
+ * instead (no owner, the caller is the owner, p is no unit boundary past the header, or the
+ * region is detached). */
 static bool remote_push(hak_ss_t *ss, void *p)
 {
   hak_span_meta_t *m = meta(ss);
   hak_heap_t *owner = __atomic_load_n(&m->owner, __ATOMIC_RELAXED);
   uintptr_t off = (uintptr_t)p - (uintptr_t)ss;
   if (!owner || owner == hak_tls_heap || (off & (((uintptr_t)1 << SPAN_UNIT_SHIFT) - 1)) ||
-      off >= HAK_SS_SIZE || off < ((uintptr_t)first_unit << SPAN_UNIT_SHIFT) ||
-      atomic_load_explicit(&m->detached, memory_order_seq_cst))
+      off >= HAK_SS_SIZE || off < ((uintptr_t)first_unit << SPAN_UNIT_SHIFT))
     return false;
-  unsigned i = (unsigned)(off >> SPAN_UNIT_SHIFT), w = i / 64;
-  uint64_t b = (uint64_t)1 << (i % 64);
-  if (atomic_fetch_or_explicit(&m->pend[w], b, memory_order_seq_cst) & b)
-    hak_fatal("hakmem: free(): double free detected for %p (an L2.5 block already freed by "
-              "another thread)", p);
-  atomic_fetch_or_explicit(&m->pend_any, (uint32_t)1 << w, memory_order_seq_cst);
-  if (atomic_load_explicit(&m->detached, memory_order_seq_cst) &&
-      (atomic_fetch_and_explicit(&m->pend[w], ~b, memory_order_seq_cst) & b))
-    return false; /* taken back before the release saw it: the lock it is */
+  unsigned i = (unsigned)(off >> SPAN_UNIT_SHIFT), w = i / PEND_PER;
+  uint64_t b = (uint64_t)1 << (i % PEND_PER);
+  uint64_t old = atomic_load_explicit(&m->pend[w], memory_order_relaxed);
+  do {
+    if (old & PEND_DETACHED) return false;
+    if (old & b)
+      hak_fatal("hakmem: free(): double free detected for %p (an L2.5 block already freed by "
+                "another thread)", p);
+  } while (!atomic_compare_exchange_weak_explicit(&m->pend[w], &old, old | b,
+                                                  memory_order_release, memory_order_relaxed));
   return true;
 }
 
 /* Frees the pending blocks of ss, under its lock; with detach (the owner lets go) every word
- * is looked at and frees take the lock from then on.  Returns the strongest reason to relist
- * the region. */
+ * is taken and marked detached.  Returns the strongest reason to relist the region. */
 static int remote_drain_locked(hak_ss_t *ss, bool detach)
 {
   hak_span_meta_t *m = meta(ss);
-  if (detach) atomic_store_explicit(&m->detached, 1, memory_order_seq_cst);
-  else if (!atomic_load_explicit(&m->pend_any, memory_order_relaxed)) return RELIST_NONE;
-  uint32_t words = atomic_exchange_explicit(&m->pend_any, 0, memory_order_seq_cst);
-  if (detach) words = ~(uint32_t)0;
   int why = RELIST_NONE;
-  for (unsigned w = 0; w < SPAN_WORDS; w++) {
-    if (!(words >> w & 1)) continue;
-    uint64_t bits = atomic_exchange_explicit(&m->pend[w], 0, memory_order_seq_cst);
+  for (unsigned w = 0; w < PEND_WORDS; w++) { /* 33 words, 5 cache lines */
+    if (!detach && !(atomic_load_explicit(&m->pend[w], memory_order_relaxed) & ~PEND_DETACHED))
+      continue;
+    uint64_t bits = detach ? atomic_exchange_explicit(&m->pend[w], PEND_DETACHED,
+                                                      memory_order_acquire)
+                           : atomic_fetch_and_explicit(&m->pend[w], PEND_DETACHED,
+                                                       memory_order_acquire);
+    bits &= ~PEND_DETACHED;
     while (bits) {
-      unsigned i = w * 64 + (unsigned)__builtin_ctzll(bits);
+      unsigned i = w * PEND_PER + (unsigned)__builtin_ctzll(bits);
       bits &= bits - 1;
       if (!bit(m->start, i))
         hak_fatal("hakmem: free(): invalid pointer %p (freed by another thread into an L2.5 "
-                  "region, where it starts no block)", (void *)((char *)ss + ((size_t)i << SPAN_UNIT_SHIFT)));
+                  "region, where it starts no block)",
+                  (void *)((char *)ss + ((size_t)i << SPAN_UNIT_SHIFT)));
       int r = free_block_locked(ss, i);
       why = HAK_MAX(why, r);
     }
@@ -885,7 +888,11 @@ void hak_span_unlock_all(bool child)
   for (hak_ss_t *ss = span.all; ss; ss = meta(ss)->all_next) {
     /* In the child only the forking thread is left: the blocks freed into other threads'
      * regions are freed now, and frees into those regions take the lock from then on. */
-    if (child && meta(ss)->owner && meta(ss)->owner != hak_tls_heap) remote_drain_locked(ss, true);
+    if (child && meta(ss)->owner && meta(ss)->owner != hak_tls_heap) {
+      size_t resident;
+      remote_drain_locked(ss, true);
+      relist_locked(ss, hak_os_now(), &resident); /* owned still: only its dirty list */
+    }
     if (child) lock_init(&meta(ss)->lock);
     else pthread_mutex_unlock(&meta(ss)->lock);
   }
