@@ -418,6 +418,15 @@ static void span_relist(hak_ss_t *ss, int why)
   if (retired) hak_ss_give(ss, resident);
 }
 
+/* Drops the lock of ss, which the caller holds, and relists ss for why (if not RELIST_NONE),
+ * pinned meanwhile as span_relist needs. */
+static void region_unlock(hak_ss_t *ss, int why)
+{
+  meta(ss)->pending += why != RELIST_NONE;
+  pthread_mutex_unlock(&meta(ss)->lock);
+  if (why) span_relist(ss, why);
+}
+
 /* ---- allocation --------------------------------------------------------------------------- */
 
 static unsigned units_of(size_t n)
@@ -564,16 +573,11 @@ void *hak_span_alloc(size_t n, size_t align, bool *zeroed)
   if (hak_unlikely(hak_stats_on)) hak_stats_span_alloc(n);
   hak_ss_t *ss = h->span;
   if (ss) {
-    hak_span_meta_t *m = meta(ss);
-    pthread_mutex_lock(&m->lock);
+    pthread_mutex_lock(&meta(ss)->lock);
     int relist = remote_drain_locked(ss, false); /* what other threads freed is room too */
     void *p = try_region(ss, k, step, zeroed);
-    m->pending += relist != RELIST_NONE;
-    pthread_mutex_unlock(&m->lock);
-    if (relist) {
-      span_relist(ss, relist);
-      hak_empty_enforce();
-    }
+    region_unlock(ss, relist);
+    hak_empty_enforce(); /* the blocks drained left pages free */
     if (p) return p;
   }
   return span_switch(h, k, step, zeroed);
@@ -582,13 +586,20 @@ void *hak_span_alloc(size_t n, size_t align, bool *zeroed)
 /* ---- free and resize ---------------------------------------------------------------------- */
 
 /* The unit index of p if it starts a block of ss (its lock held), else -1. */
-static int block_index(hak_ss_t *ss, const void *p)
+/* The unit p starts in ss, or -1 if p is no unit boundary of ss past its header. */
+static int unit_of(hak_ss_t *ss, const void *p)
 {
   uintptr_t off = (uintptr_t)p - (uintptr_t)ss;
-  if (off & (((uintptr_t)1 << SPAN_UNIT_SHIFT) - 1)) return -1;
-  if (off >= HAK_SS_SIZE) return -1;
-  unsigned i = (unsigned)(off >> SPAN_UNIT_SHIFT);
-  return bit(meta(ss)->start, i) ? (int)i : -1;
+  if ((off & (((uintptr_t)1 << SPAN_UNIT_SHIFT) - 1)) || off >= HAK_SS_SIZE ||
+      off < ((uintptr_t)first_unit << SPAN_UNIT_SHIFT))
+    return -1;
+  return (int)(off >> SPAN_UNIT_SHIFT);
+}
+
+static int block_index(hak_ss_t *ss, const void *p)
+{
+  int i = unit_of(ss, p);
+  return i >= 0 && bit(meta(ss)->start, (unsigned)i) ? i : -1;
 }
 
 /* Frees units [i, i + k) of ss, under its lock; the pages they leave wholly free are dirty.
@@ -667,11 +678,9 @@ static bool remote_push(hak_ss_t *ss, void *p)
 {
   hak_span_meta_t *m = meta(ss);
   hak_heap_t *owner = __atomic_load_n(&m->owner, __ATOMIC_RELAXED);
-  uintptr_t off = (uintptr_t)p - (uintptr_t)ss;
-  if (!owner || owner == hak_tls_heap || (off & (((uintptr_t)1 << SPAN_UNIT_SHIFT) - 1)) ||
-      off >= HAK_SS_SIZE || off < ((uintptr_t)first_unit << SPAN_UNIT_SHIFT))
-    return false;
-  unsigned i = (unsigned)(off >> SPAN_UNIT_SHIFT), w = i / PEND_PER;
+  int u = unit_of(ss, p);
+  if (!owner || owner == hak_tls_heap || u < 0) return false;
+  unsigned i = (unsigned)u, w = i / PEND_PER;
   uint64_t b = (uint64_t)1 << (i % PEND_PER);
   uint64_t old = atomic_load_explicit(&m->pend[w], memory_order_relaxed);
   do {
@@ -723,9 +732,7 @@ bool hak_span_free(hak_ss_t *ss, void *p)
     int why = free_block_locked(ss, (unsigned)i);
     relist = HAK_MAX(relist, why);
   }
-  m->pending += relist != RELIST_NONE;
-  pthread_mutex_unlock(&m->lock);
-  if (relist) span_relist(ss, relist);
+  region_unlock(ss, relist);
   if (i < 0) return false;
   hak_empty_enforce();
   return true;
@@ -738,9 +745,7 @@ size_t hak_span_usable(hak_ss_t *ss, const void *p)
   int relist = remote_drain_locked(ss, false); /* a block another thread freed is no block */
   int i = block_index(ss, p);
   size_t n = i < 0 ? 0 : (size_t)block_units(m, (unsigned)i) << SPAN_UNIT_SHIFT;
-  m->pending += relist != RELIST_NONE;
-  pthread_mutex_unlock(&m->lock);
-  if (relist) span_relist(ss, relist);
+  region_unlock(ss, relist);
   return n;
 }
 
@@ -770,9 +775,7 @@ bool hak_span_resize(hak_ss_t *ss, void *p, size_t n)
       ok = true;
     }
   }
-  m->pending += relist != RELIST_NONE;
-  pthread_mutex_unlock(&m->lock);
-  if (relist) span_relist(ss, relist);
+  region_unlock(ss, relist);
   return ok;
 }
 
