@@ -104,6 +104,15 @@ static struct {
   pthread_mutex_t pass_lock;
 } heaps = {.lock = PTHREAD_MUTEX_INITIALIZER, .pass_lock = PTHREAD_MUTEX_INITIALIZER};
 
+/* The regions of remote frees in progress by threads without a heap (hak_heap_freeing): a
+ * thread claims a slot, the one its address hashes to or the next free one, and clears it when
+ * done; heapless_at is the slot this thread holds, -1 for none. */
+#define HEAPLESS_SLOTS 64
+static struct {
+  _Alignas(HAK_CACHE_LINE) _Atomic(const void *) ss;
+} heapless[HEAPLESS_SLOTS];
+static __thread int heapless_at __attribute__((tls_model("initial-exec"))) = -1;
+
 void hak_heap_slow_counts(uint64_t out[HAK_NCLASSES])
 {
   pthread_mutex_lock(&heaps.lock);
@@ -231,7 +240,7 @@ static hak_heap_t *heap_new(void)
       heaps.arena += size;
       heaps.arena_left -= size;
       h->next_all = heaps.all;
-      heaps.all = h;
+      __atomic_store_n(&heaps.all, h, __ATOMIC_RELEASE); /* hak_heap_freeing reads it unlocked */
     }
   }
   if (h) {
@@ -317,7 +326,12 @@ void hak_heap_unlock_all(bool child)
 {
   if (child) { /* the child's copy of a lock may name a thread that does not exist there */
     hak_partial_init();
-    for (hak_heap_t *h = heaps.all; h; h = h->next_all) pthread_mutex_init(&h->list_lock, NULL);
+    for (hak_heap_t *h = heaps.all; h; h = h->next_all) { /* and none is freeing here */
+      pthread_mutex_init(&h->list_lock, NULL);
+      atomic_store_explicit(&h->freeing, NULL, memory_order_relaxed);
+    }
+    for (int i = 0; i < HEAPLESS_SLOTS; i++)
+      atomic_store_explicit(&heapless[i].ss, NULL, memory_order_relaxed);
     pthread_mutex_init(&heaps.lock, NULL);
     pthread_mutex_init(&heaps.pass_lock, NULL);
     return;
@@ -668,6 +682,52 @@ static void slab_adopt(hak_heap_t *h, hak_slab_t *s, void *p)
  * allocate, so that a consumer freeing a producer's blocks never takes a lock per free. */
 static void partial_emptied(hak_slab_t *s);
 
+/* The push of a remote free is the moment from which any thread may take the block, empty the
+ * slab and give its region back; the freer still reads the slab's header after it (to see
+ * whether its block was the last one out).  So it names the region first, and
+ * release_list leaves a named region mapped: the name is stored before the push, whose release
+ * any thread that takes the block acquires, and it is cleared with release once the freer is
+ * done, so that a thread that reads the name on its way to unmapping sees it, or sees it gone
+ * only after the last read.  A thread without a heap names it in a heapless slot. */
+static void freeing_begin(hak_heap_t *h, const void *p)
+{
+  const void *ss = hak_ss_of(p);
+  if (h != &hak_heap_empty) {
+    atomic_store_explicit(&h->freeing, ss, memory_order_relaxed);
+    return;
+  }
+  unsigned i = (unsigned)(((uintptr_t)&heapless_at >> 4) * 0x9E3779B97F4A7C15u >> 58);
+  for (;; i = (i + 1) % HEAPLESS_SLOTS) {
+    const void *none = NULL;
+    if (atomic_load_explicit(&heapless[i].ss, memory_order_relaxed) == NULL &&
+        atomic_compare_exchange_strong_explicit(&heapless[i].ss, &none, ss, memory_order_relaxed,
+                                                memory_order_relaxed))
+      break;
+  }
+  heapless_at = (int)i;
+}
+
+static void freeing_end(hak_heap_t *h)
+{
+  if (h != &hak_heap_empty) {
+    atomic_store_explicit(&h->freeing, NULL, memory_order_release);
+  } else {
+    atomic_store_explicit(&heapless[heapless_at].ss, NULL, memory_order_release);
+    heapless_at = -1;
+  }
+}
+
+bool hak_heap_freeing(const void *ss)
+{
+  for (int i = 0; i < HEAPLESS_SLOTS; i++)
+    if (i != heapless_at && atomic_load_explicit(&heapless[i].ss, memory_order_acquire) == ss)
+      return true;
+  hak_heap_t *me = hak_tls_heap;
+  for (hak_heap_t *h = __atomic_load_n(&heaps.all, __ATOMIC_ACQUIRE); h; h = h->next_all)
+    if (h != me && atomic_load_explicit(&h->freeing, memory_order_acquire) == ss) return true;
+  return false;
+}
+
 void hak_free_remote(hak_slab_t *s, void *p)
 {
   hak_heap_t *h = hak_tls_heap;
@@ -684,6 +744,8 @@ void hak_free_remote(hak_slab_t *s, void *p)
     slab_adopt(h, s, p);
     return;
   }
+  unsigned cls = s->cls; /* once emptied by this free, s may hold another class */
+  freeing_begin(h, p);
   uintptr_t old = atomic_load_explicit(&s->remote, memory_order_relaxed), new;
   do { /* onto the list, one more in its count; over a mark, the first of a new list */
     bool mark = old & HAK_REMOTE_DETACHED;
@@ -705,9 +767,10 @@ void hak_free_remote(hak_slab_t *s, void *p)
       hak_partial_push(s, keeperless);
     }
   }
+  freeing_end(h);
   if (hak_unlikely(hak_stats_on)) {
-    if (h != &hak_heap_empty) h->stats[s->cls].remote_frees++;
-    else hak_stats_remote_free_unowned(s->cls);
+    if (h != &hak_heap_empty) h->stats[cls].remote_frees++;
+    else hak_stats_remote_free_unowned(cls);
   }
 }
 
@@ -1065,8 +1128,9 @@ static void heap_give_empty(hak_heap_t *h)
 /* The pages inside the blocks on the remote list of s, a current slab of an idle heap whose
  * trim_lock the caller holds, go back to the OS: each block keeps the page with its link and
  * tag, and the list is pushed back as it was.  While this thread holds the list, the slab has
- * those blocks out, so it stays ACTIVE and mapped; the owner, shut out of its slow paths, cannot
- * collect them, and other threads' pushes meanwhile start a new list that the old one joins.
+ * those blocks out, so it stays ACTIVE and mapped, and current (the owner changes its current
+ * slabs only under trim_lock); the owner's collects meanwhile (mag_fill's, outside trim_lock)
+ * take only what other threads pushed since, a new list that the old one joins.
  * Returns the list's count, or 0 if there was none to take. */
 static uint32_t purge_remote_insides(hak_slab_t *s)
 {
@@ -1233,14 +1297,20 @@ static void partial_emptied(hak_slab_t *s)
 void hak_partial_push(hak_slab_t *s, bool orphan)
 {
   hak_partial_t *p = &partial[s->cls];
-  uint32_t used = s->used; /* once listed, s is no longer this thread's to read */
+  uint32_t used = s->used;
   atomic_store_explicit(&s->owner, NULL, memory_order_relaxed);
   pthread_mutex_lock(&p->lock);
   __atomic_store_n(&s->orphan, orphan, __ATOMIC_RELAXED);
   partial_link_locked(p, s, used);
+  /* A free that came before listed_used was set saw nothing to compare with: if every block is
+   * back already, s comes off again at once.  Under the lock, as once it is unlocked s is no
+   * longer this thread's to read (a thread may pop it, empty it and give its region back). */
+  bool back = remote_count(s) == used;
+  if (back) partial_unlink_locked(p, s);
   pthread_mutex_unlock(&p->lock);
-  /* A free that came before listed_used was set saw nothing to compare with. */
-  if (remote_count(s) == used) partial_emptied(s);
+  if (!back) return;
+  if (hak_unlikely(hak_stats_on)) hak_stats_partial(false);
+  give_back(s);
 }
 
 hak_slab_t *hak_partial_pop(unsigned cls, hak_heap_t *heap)

@@ -65,6 +65,10 @@ struct hak_heap {
   hak_class_stats_t stats[HAK_NCLASSES]; /* HAKMEM_STATS only */
   uint32_t refills;               /* slow-path refills, to pace hak_maintain (stored atomically) */
   uint32_t takes;                 /* slabs taken from the pool, to pace heap_give_empty */
+  /* The region of the remote free this thread is making, from before its push until its last
+   * look at the slab (hak_free_remote); NULL outside one.  A region is not unmapped while
+   * another thread names it here (hak_heap_freeing). */
+  _Atomic(const void *) freeing;
   /* Guards the warm and full lists (head, tail, count): the owner changes them under it, and so
    * does another thread whose free made a slab on them wholly free (owned_emptied, small.c). */
   pthread_mutex_t list_lock;
@@ -165,6 +169,10 @@ void hak_heap_slow_counts(uint64_t out[HAK_NCLASSES]);
  * freed into the current slabs of heaps idle that long give their inner pages back.  Adds to
  * *slabs and *lists how many of each. */
 void hak_heap_release_idle(double now, uint64_t *slabs, uint64_t *lists);
+/* True if a thread other than the caller is inside a remote free into the region at ss: past
+ * its push, after which any thread may have taken the block and emptied the slab, and before
+ * its last look at the slab's header.  The region must then stay mapped (release_list). */
+bool hak_heap_freeing(const void *ss);
 /* Adds up the class counts of every heap, live or exited, into out. */
 void hak_heap_stats(hak_class_stats_t out[HAK_NCLASSES]);
 void hak_heap_lock_all(void);

@@ -131,6 +131,33 @@ static hak_ss_t *lru_expire_locked(double now, bool all)
 static size_t release_list(hak_ss_t *list)
 {
   size_t n = 0, len = 0;
+  /* A region that another thread is still freeing into (its push done, its last look at the
+   * slab's header not yet) stays mapped: back to the cache, as if just given, for a later
+   * pass to take out. */
+  hak_ss_t *busy = NULL, **at = &list;
+  while (*at) {
+    hak_ss_t *ss = *at;
+    if (hak_heap_freeing(ss)) {
+      *at = ss->next;
+      ss->next = busy;
+      busy = ss;
+    } else {
+      at = &ss->next;
+    }
+  }
+  if (busy) {
+    double now = hak_os_now();
+    pthread_mutex_lock(&lru.lock);
+    for (hak_ss_t *ss = busy, *next; ss; ss = next) {
+      next = ss->next;
+      ss->cached_at = now;
+      ss->listed = 1;
+      hak_ss_list_push(&lru.list, ss);
+      lru.count++;
+      hak_empty_count(ss->resident, true);
+    }
+    pthread_mutex_unlock(&lru.lock);
+  }
   for (hak_ss_t *ss = list; ss && len <= 64; ss = ss->next) len++;
   if (len <= 64) {
     hak_ss_t *sorted = NULL;
