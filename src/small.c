@@ -106,11 +106,13 @@ static struct {
 
 /* The regions of remote frees in progress by threads without a heap (hak_heap_freeing): a
  * thread claims a slot, the one its address hashes to or the next free one, and clears it when
- * done; heapless_at is the slot this thread holds, -1 for none. */
+ * done; heapless_at is the slot this thread holds, -1 for none.  With every slot taken, it
+ * counts itself in heapless_over instead, which stops every release while it is not 0. */
 #define HEAPLESS_SLOTS 64
 static struct {
   _Alignas(HAK_CACHE_LINE) _Atomic(const void *) ss;
 } heapless[HEAPLESS_SLOTS];
+static _Atomic(unsigned long) heapless_over;
 static __thread int heapless_at __attribute__((tls_model("initial-exec"))) = -1;
 
 void hak_heap_slow_counts(uint64_t out[HAK_NCLASSES])
@@ -332,6 +334,7 @@ void hak_heap_unlock_all(bool child)
     }
     for (int i = 0; i < HEAPLESS_SLOTS; i++)
       atomic_store_explicit(&heapless[i].ss, NULL, memory_order_relaxed);
+    atomic_store_explicit(&heapless_over, 0, memory_order_relaxed);
     pthread_mutex_init(&heaps.lock, NULL);
     pthread_mutex_init(&heaps.pass_lock, NULL);
     return;
@@ -689,36 +692,52 @@ static void partial_emptied(hak_slab_t *s);
  * any thread that takes the block acquires, and it is cleared with release once the freer is
  * done, so that a thread that reads the name on its way to unmapping sees it, or sees it gone
  * only after the last read.  A thread without a heap names it in a heapless slot. */
-static void freeing_begin(hak_heap_t *h, const void *p)
+/* What freeing_end restores: the name held before (a free nested in one, from a signal
+ * handler), and the heapless slot taken, -1 for none, -2 for heapless_over. */
+typedef struct {
+  const void *prev;
+  int slot, prev_slot;
+} freeing_t;
+
+static freeing_t freeing_begin(hak_heap_t *h, const void *p)
 {
   const void *ss = hak_ss_of(p);
+  freeing_t f = {NULL, -1, heapless_at};
   if (h != &hak_heap_empty) {
-    atomic_store_explicit(&h->freeing, ss, memory_order_relaxed);
-    return;
+    f.prev = atomic_load_explicit(&h->freeing, memory_order_relaxed);
+    /* release: a thread that reads this name has also seen the end of the free before */
+    atomic_store_explicit(&h->freeing, ss, memory_order_release);
+    return f;
   }
   unsigned i = (unsigned)(((uintptr_t)&heapless_at >> 4) * 0x9E3779B97F4A7C15u >> 58);
-  for (;; i = (i + 1) % HEAPLESS_SLOTS) {
+  for (unsigned k = 0; k < HEAPLESS_SLOTS; k++, i = (i + 1) % HEAPLESS_SLOTS) {
     const void *none = NULL;
     if (atomic_load_explicit(&heapless[i].ss, memory_order_relaxed) == NULL &&
         atomic_compare_exchange_strong_explicit(&heapless[i].ss, &none, ss, memory_order_relaxed,
-                                                memory_order_relaxed))
-      break;
+                                                memory_order_relaxed)) {
+      f.slot = heapless_at = (int)i;
+      return f;
+    }
   }
-  heapless_at = (int)i;
+  atomic_fetch_add_explicit(&heapless_over, 1, memory_order_relaxed);
+  f.slot = -2;
+  return f;
 }
 
-static void freeing_end(hak_heap_t *h)
+static void freeing_end(hak_heap_t *h, freeing_t f)
 {
   if (h != &hak_heap_empty) {
-    atomic_store_explicit(&h->freeing, NULL, memory_order_release);
-  } else {
-    atomic_store_explicit(&heapless[heapless_at].ss, NULL, memory_order_release);
-    heapless_at = -1;
+    atomic_store_explicit(&h->freeing, f.prev, memory_order_release);
+    return;
   }
+  if (f.slot >= 0) atomic_store_explicit(&heapless[f.slot].ss, NULL, memory_order_release);
+  else atomic_fetch_sub_explicit(&heapless_over, 1, memory_order_release);
+  heapless_at = f.prev_slot;
 }
 
 bool hak_heap_freeing(const void *ss)
 {
+  if (atomic_load_explicit(&heapless_over, memory_order_acquire)) return true;
   for (int i = 0; i < HEAPLESS_SLOTS; i++)
     if (i != heapless_at && atomic_load_explicit(&heapless[i].ss, memory_order_acquire) == ss)
       return true;
@@ -745,7 +764,7 @@ void hak_free_remote(hak_slab_t *s, void *p)
     return;
   }
   unsigned cls = s->cls; /* once emptied by this free, s may hold another class */
-  freeing_begin(h, p);
+  freeing_t named = freeing_begin(h, p);
   uintptr_t old = atomic_load_explicit(&s->remote, memory_order_relaxed), new;
   do { /* onto the list, one more in its count; over a mark, the first of a new list */
     bool mark = old & HAK_REMOTE_DETACHED;
@@ -767,7 +786,7 @@ void hak_free_remote(hak_slab_t *s, void *p)
       hak_partial_push(s, keeperless);
     }
   }
-  freeing_end(h);
+  freeing_end(h, named);
   if (hak_unlikely(hak_stats_on)) {
     if (h != &hak_heap_empty) h->stats[cls].remote_frees++;
     else hak_stats_remote_free_unowned(cls);

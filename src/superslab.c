@@ -133,7 +133,8 @@ static size_t release_list(hak_ss_t *list)
   size_t n = 0, len = 0;
   /* A region that another thread is still freeing into (its push done, its last look at the
    * slab's header not yet) stays mapped: back to the cache, as if just given, for a later
-   * pass to take out. */
+   * pass to take out, and not handed out while the name stays (lru_get): a new format could
+   * make what the freer reads next look like a slab it should give back. */
   hak_ss_t *busy = NULL, **at = &list;
   while (*at) {
     hak_ss_t *ss = *at;
@@ -152,6 +153,7 @@ static size_t release_list(hak_ss_t *list)
       next = ss->next;
       ss->cached_at = now;
       ss->listed = 1;
+      ss->named = 1;
       hak_ss_list_push(&lru.list, ss);
       lru.count++;
       hak_empty_count(ss->resident, true);
@@ -205,7 +207,11 @@ static hak_ss_t *lru_get(void)
 {
   pthread_mutex_lock(&lru.lock);
   hak_ss_t *ss = lru.list.head;
-  if (ss) lru_unlink(ss);
+  while (ss && ss->named && hak_heap_freeing(ss)) ss = ss->next;
+  if (ss) {
+    ss->named = 0;
+    lru_unlink(ss);
+  }
   hak_ss_t *old = lru_expire_locked(hak_os_now(), false);
   pthread_mutex_unlock(&lru.lock);
   release_list(old);

@@ -103,6 +103,8 @@ typedef struct hak_ss {
   uint32_t in_use;           /* slabs ACTIVE: under the pool lock */
   uint8_t listed;            /* on the pool's with-unused list, or in the LRU cache */
   uint8_t purged;            /* in the LRU cache with its pages given back */
+  uint8_t named;             /* in the LRU cache, put back by a release that a remote free's
+                                name stopped (release_list): not handed out while named */
   struct hak_ss *next, *prev;
   double cached_at;          /* when it entered the LRU cache */
   size_t map_size;           /* large: bytes mapped */
