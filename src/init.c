@@ -1,4 +1,5 @@
 /* Start-up, fork and thread exit. */
+#include <limits.h>
 #include <pthread.h>
 
 #include "background.h"
@@ -47,6 +48,7 @@ void hak_maintain(void)
 
 void hak_maintain_shared(double now)
 {
+  hak_heap_unpark(now, hak_opt.SLAB_PURGE_MS / 1000.0, UINT_MAX); /* before the pool's purge */
   hak_pool_maintain(now);
   hak_span_purge(now, false);
   hak_bigcache_maintain(now);

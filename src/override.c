@@ -5,6 +5,7 @@
  * Each body is a hidden hak_* function (override.h); the exported names are aliases of it, the
  * malloc family's only where HAK_NO_OVERRIDE is not defined. */
 #include <errno.h>
+#include <limits.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <string.h>
@@ -287,6 +288,7 @@ HAK_EXPORT const char *hakmem_version(void) { return HAKMEM_VERSION; }
 HAK_EXPORT size_t hakmem_trim(void)
 {
   hak_ensure_init();
+  hak_heap_unpark(0, -1, UINT_MAX); /* what exited threads left */
   hak_heap_trim();
   if (hak_tls_heap != &hak_heap_empty) hak_span_release(hak_tls_heap);
   size_t spans = hak_span_purge(0, true); /* before the pool: its kept regions go to the cache */

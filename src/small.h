@@ -85,6 +85,10 @@ struct hak_heap {
   hak_heap_t *next_all;           /* every heap ever made */
   hak_heap_t *next_free;          /* heaps whose thread has exited, ready for reuse */
   bool live;
+  /* Its thread has exited and left it as it was, its slabs still its own, for the next thread
+   * to take whole (heap_new), or for hak_heap_unpark to give back; since parked_at. */
+  bool parked;
+  double parked_at;
   _Alignas(64) void *slots[];     /* the magazines, class after class */
 };
 
@@ -158,6 +162,11 @@ hak_heap_t *hak_heap_get(void);
 void hak_heap_abandon(hak_heap_t *h);
 /* malloc_trim: gives back the calling thread's wholly free slabs. */
 void hak_heap_trim(void);
+/* Heaps that exited threads parked for longer than max_age seconds before now (every one for a
+ * negative max_age) give their slabs to the shared lists and the pool, as a thread's exit did
+ * before heaps were parked (hak_heap_abandon).  At most `most` of them, the oldest first;
+ * returns how many. */
+unsigned hak_heap_unpark(double now, double max_age, unsigned most);
 /* The learner's view of the magazines: class c's batch now, its default and the most it may
  * be set to (all 0 before the first heap); setting keeps it within those. */
 unsigned hak_mag_batch(unsigned c, unsigned *def, unsigned *most);

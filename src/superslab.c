@@ -371,6 +371,14 @@ static void slab_format(hak_slab_t *s, unsigned cls, hak_heap_t *heap)
   s->state = HAK_SLAB_ACTIVE;
 }
 
+bool hak_pool_would_grow(unsigned kind)
+{
+  hak_pool_t *pool = &pools[kind];
+  return !__atomic_load_n(&pool->dirty, __ATOMIC_RELAXED) &&
+         !__atomic_load_n(&pool->clean, __ATOMIC_RELAXED) &&
+         !__atomic_load_n(&pool->with_unused.head, __ATOMIC_RELAXED);
+}
+
 hak_slab_t *hak_pool_take(unsigned kind, unsigned cls, hak_heap_t *heap)
 {
   hak_pool_t *pool = &pools[kind];

@@ -13,7 +13,12 @@
  *    generation hold their blocks until all 4 have allocated, so that every generation needs
  *    the memory of 4 live threads at once: how many happen to overlap (few when starting a
  *    thread is slow, as under an emulator) must not set the bound the others are held to.
- * 3. Nothing leaks: after all that and malloc_trim(0) as many regions are mapped as at the
+ * 3. A parked heap hands on what it holds before the pool grows: a thread allocates 8 MiB of
+ *    1 KiB blocks, frees every other one and exits, its heap parked for the next thread (kept
+ *    whole, its half-free slabs and all); main allocates as many again of that size: no thread comes
+ *    for the heap, so main's refills, before they take fresh slabs, take the heap's half-free
+ *    ones: nine in ten of main's blocks lie in the 64 KiB slabs of the surviving half.
+ * 4. Nothing leaks: after all that and malloc_trim(0) as many regions are mapped as at the
  *    start (hblks). */
 #include <pthread.h>
 #include <semaphore.h>
@@ -152,6 +157,54 @@ static void test_adoption(void)
   ok(b_overlap == 0, "B got none of its live blocks again (%d)", b_overlap);
 }
 
+/* ---- 3. a parked heap before the pool grows ---------------------------------------------- */
+
+#define HALF_N 8192
+static void *half_blk[HALF_N];
+
+static void *half_maker(void *arg)
+{
+  for (unsigned i = 0; i < HALF_N; i++) {
+    half_blk[i] = malloc(1000);
+    if (half_blk[i]) memset(half_blk[i], 0x5a, 1000);
+  }
+  for (unsigned i = 0; i < HALF_N; i += 2) free(half_blk[i]);
+  return arg;
+}
+
+static void test_parked_grow(void)
+{
+  pthread_t t;
+  pthread_create(&t, NULL, half_maker, NULL);
+  pthread_join(t, NULL);
+  static void *mine[HALF_N / 2];
+  for (unsigned i = 0; i < HALF_N / 2; i++) {
+    mine[i] = malloc(1000);
+    if (!mine[i]) bail_out("malloc");
+    memset(mine[i], 0xa5, 1000);
+  }
+  static uintptr_t regions[256]; /* the 64 KiB slabs (tiny classes) of the surviving half */
+  unsigned nregions = 0, inside = 0;
+  int bad = 0;
+  for (unsigned i = 1; i < HALF_N; i += 2) {
+    const unsigned char *b = half_blk[i];
+    bad += !b || b[0] != 0x5a || b[999] != 0x5a;
+    uintptr_t r = (uintptr_t)b & ~(uintptr_t)(64 * KiB - 1);
+    unsigned k = 0;
+    while (k < nregions && regions[k] != r) k++;
+    if (k == nregions && nregions < 256) regions[nregions++] = r;
+  }
+  for (unsigned i = 0; i < HALF_N / 2; i++) {
+    uintptr_t r = (uintptr_t)mine[i] & ~(uintptr_t)(64 * KiB - 1);
+    for (unsigned k = 0; k < nregions; k++) inside += regions[k] == r;
+  }
+  for (unsigned i = 1; i < HALF_N; i += 2) free(half_blk[i]);
+  for (unsigned i = 0; i < HALF_N / 2; i++) free(mine[i]);
+  ok(inside * 10 >= HALF_N / 2 * 9 && bad == 0, "4 MiB allocated again after an exited thread's "
+     "8 MiB was half freed by it: %u of %u blocks in the %u slabs of the surviving half (at least "
+     "nine in ten), which are intact (%d bad)", inside, HALF_N / 2, nregions, bad);
+}
+
 /* ---- 2. generations --------------------------------------------------------------------- */
 
 static int generation(unsigned g)
@@ -179,7 +232,7 @@ static void *idle_thread(void *arg)
 
 int main(void)
 {
-  plan(9);
+  plan(10);
   watchdog(120);
   pthread_barrier_init(&all_allocated, NULL, NT);
   /* glibc keeps a few blocks of its own per cached thread stack (the TLS vector): start some
@@ -212,6 +265,7 @@ int main(void)
   ok(m2.hblks <= m1b.hblks + 4, "regions live stay bounded (%zu after generation 1, %zu after %d)",
      m1b.hblks, m2.hblks, GENS - 1);
 
+  test_parked_grow();
   malloc_trim(0);
   struct mallinfo2 m3 = mallinfo2();
   ok(m3.hblks <= m0.hblks, "after malloc_trim every region is unmapped again (hblks %zu, %zu at "
