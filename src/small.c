@@ -853,8 +853,12 @@ static void slab_retire(hak_heap_t *h, hak_slab_t *s)
 }
 
 /* Makes h->slab[c] a slab with a free block: the current slab, a warm one, a full one that
- * other threads freed into, a partly free slab from the shared pool, an empty or new one. */
-static hak_slab_t *refill(hak_heap_t *h, unsigned c)
+ * other threads freed into, a partly free slab from the shared pool, an empty or new one.
+ * Where only a new one is left while a heap is parked, and *unpark is false, it returns NULL
+ * with *unpark true instead: the caller, its trim_lock dropped, has the oldest parked heap
+ * hand on its slabs (hak_heap_unpark takes the heaps' lock, which heap_new holds while it
+ * takes a recycled heap's trim_lock) and calls again. */
+static hak_slab_t *refill(hak_heap_t *h, unsigned c, bool *unpark)
 {
   hak_slab_t *s = h->slab[c], *next = NULL, *w, *back = NULL;
   if (s != &hak_slab_none && slab_has_blocks(s)) return s;
@@ -899,16 +903,14 @@ static hak_slab_t *refill(hak_heap_t *h, unsigned c)
      * that lives a few milliseconds runs neither before its neighbours map fresh memory. */
     if ((++h->takes & 7) == 0) heap_give_empty(h);
     /* Before the pool grows, a heap parked by a thread that exited hands on what it holds. */
-    if (__atomic_load_n(&heaps.parked, __ATOMIC_RELAXED) && hak_pool_would_grow(hak_class_kind(c)) &&
-        hak_heap_unpark(0, -1, 1)) {
-      while (!next && (next = hak_partial_pop(c, h)) != NULL) {
-        if (!slab_has_blocks(next)) {
-          slab_retire(h, next);
-          next = NULL;
-        }
-      }
+    if (!*unpark && __atomic_load_n(&heaps.parked, __ATOMIC_RELAXED) &&
+        hak_pool_would_grow(hak_class_kind(c))) {
+      h->slab[c] = &hak_slab_none;
+      *unpark = true;
+      return NULL;
     }
-    if (!next) next = hak_pool_take(hak_class_kind(c), c, h);
+    *unpark = false;
+    next = hak_pool_take(hak_class_kind(c), c, h);
     if (!next) {
       h->slab[c] = &hak_slab_none;
       return NULL;
@@ -1123,9 +1125,16 @@ void *hak_small_alloc_slow(unsigned c, size_t n)
     __atomic_store_n(&h->refills, n_refills, __ATOMIC_RELAXED); /* the background thread reads it */
     if (hak_unlikely((n_refills & 63) == 0)) hak_maintain();
     uint64_t t0 = hak_prof_begin();
+    bool unpark = false;
     pthread_mutex_lock(&h->trim_lock);
-    s = refill(h, c);
+    s = refill(h, c, &unpark);
     pthread_mutex_unlock(&h->trim_lock);
+    if (unpark) {
+      hak_heap_unpark(0, -1, 1);
+      pthread_mutex_lock(&h->trim_lock);
+      s = refill(h, c, &unpark);
+      pthread_mutex_unlock(&h->trim_lock);
+    }
     hak_prof_end(HAK_PROF_REFILL, t0);
     if (!s) return NULL;
   }

@@ -374,9 +374,10 @@ static void slab_format(hak_slab_t *s, unsigned cls, hak_heap_t *heap)
 bool hak_pool_would_grow(unsigned kind)
 {
   hak_pool_t *pool = &pools[kind];
-  return !__atomic_load_n(&pool->dirty, __ATOMIC_RELAXED) &&
-         !__atomic_load_n(&pool->clean, __ATOMIC_RELAXED) &&
-         !__atomic_load_n(&pool->with_unused.head, __ATOMIC_RELAXED);
+  pthread_mutex_lock(&pool->lock);
+  bool grow = !pool->dirty && !pool->clean && !pool->with_unused.head;
+  pthread_mutex_unlock(&pool->lock);
+  return grow;
 }
 
 hak_slab_t *hak_pool_take(unsigned kind, unsigned cls, hak_heap_t *heap)

@@ -208,8 +208,8 @@ HAK_INLINE bool hak_region_ours(const void *ss)
  * a new SuperSlab (from the LRU cache, else the OS).  NULL (errno ENOMEM) when out of memory.
  * The slab comes back ACTIVE, its geometry set for class cls, owned by heap. */
 hak_slab_t *hak_pool_take(unsigned kind, unsigned cls, hak_heap_t *heap);
-/* A hint, read without the lock: true if the pool of kind has no EMPTY slab and no SuperSlab
- * with UNUSED slabs, so that its next take maps a SuperSlab or takes one from the LRU cache. */
+/* True if the pool of kind has no EMPTY slab and no SuperSlab with UNUSED slabs, so that its
+ * next take maps a SuperSlab or takes one from the LRU cache (a hint: it may change at once). */
 bool hak_pool_would_grow(unsigned kind);
 /* Takes back a slab whose last block was freed: it becomes EMPTY at once, and its SuperSlab
  * goes to the LRU cache when it was the last slab in use. */
