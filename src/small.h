@@ -85,8 +85,8 @@ struct hak_heap {
   hak_heap_t *next_all;           /* every heap ever made */
   hak_heap_t *next_free;          /* heaps whose thread has exited, ready for reuse */
   bool live;
-  /* Its thread has exited and left it as it was, its slabs still its own, for the next thread
-   * to take whole (heap_new), or for hak_heap_unpark to give back; since parked_at. */
+  /* Its thread has exited and left it with its current slabs still its own, for the next
+   * thread to take whole (heap_new), or for hak_heap_unpark to give back; since parked_at. */
   bool parked;
   double parked_at;
   _Alignas(64) void *slots[];     /* the magazines, class after class */

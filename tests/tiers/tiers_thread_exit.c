@@ -13,11 +13,11 @@
  *    generation hold their blocks until all 4 have allocated, so that every generation needs
  *    the memory of 4 live threads at once: how many happen to overlap (few when starting a
  *    thread is slow, as under an emulator) must not set the bound the others are held to.
- * 3. A parked heap hands on what it holds before the pool grows: a thread allocates 8 MiB of
- *    1 KiB blocks, frees every other one and exits, its heap parked for the next thread (kept
- *    whole, its half-free slabs and all); main allocates as many again of that size: no thread comes
- *    for the heap, so main's refills, before they take fresh slabs, take the heap's half-free
- *    ones: nine in ten of main's blocks lie in the 64 KiB slabs of the surviving half.
+ * 3. An exited thread's half-free slabs serve a live thread before fresh ones: a thread
+ *    allocates 8 MiB of 1 KiB blocks, frees every other one and exits (its heap parked for the
+ *    next thread with its current slab, the others given to the shared lists); main allocates
+ *    as many again of that size, and no thread comes for the heap: nine in ten of main's blocks
+ *    lie in the 64 KiB slabs of the surviving half.
  * 4. Nothing leaks: after all that and malloc_trim(0) as many regions are mapped as at the
  *    start (hblks). */
 #include <pthread.h>
