@@ -105,6 +105,8 @@ static struct {
   pthread_mutex_t pass_lock;
 } heaps = {.lock = PTHREAD_MUTEX_INITIALIZER, .pass_lock = PTHREAD_MUTEX_INITIALIZER};
 
+#define HEAPS_PARKED_MAX 8 /* heaps parked at once (hak_thread_done) */
+
 /* The regions of remote frees in progress by threads without a heap (hak_heap_freeing): a
  * thread claims a slot, the one its address hashes to or the next free one, and clears it when
  * done; heapless_at is the slot this thread holds, -1 for none.  With every slot taken, it
@@ -403,9 +405,13 @@ void hak_heap_unlock_all(bool child)
  *   owned       EMPTY               hak_slab_freed,    used reaches 0: hak_pool_give
  *                                   hak_heap_trim,     (heap_give_empty: before every eighth
  *                                   heap_give_empty    pool take, its slabs others emptied)
- *   owned       shared orphan,      slab_abandon       the thread exits: free blocks, none, or
- *               marked no keeper,                      nothing live
- *               or EMPTY
+ *   owned       shared orphan,      slab_abandon       the thread exits (its lists' slabs, and
+ *               marked no keeper,                      current ones with nothing out), or its
+ *               or EMPTY                               parked heap is given back
+ *                                                      (hak_heap_unpark): free blocks, none,
+ *                                                      or nothing live
+ *   owned       owned by the next   heap_new           a parked heap's current slabs, taken
+ *               thread                                 whole with it
  *   shared      current             hak_partial_pop    under the lock; owner := h
  *   orphan      adopted             hak_free_remote    hak_partial_take_orphan rechecks under
  *                                                       the lock, then slab_adopt
@@ -645,8 +651,8 @@ static void slab_put_local(hak_heap_t *h, hak_slab_t *s, void *p)
  * the fast path's owner test and wins the slab back by swapping the mark for an empty remote
  * list; another thread's free that replaces the mark first passes the slab to the shared
  * partial list instead.  Either way exactly one thread takes charge of it, so a full slab is
- * never lost and never listed twice.  Without a keeper (thread exit) only the second can
- * happen.  Fails if blocks came back already. */
+ * never lost and never listed twice.  Without a keeper (a thread's exit, or the end of its
+ * parked heap) only the second can happen.  Fails if blocks came back already. */
 static bool slab_mark_full(hak_heap_t *h, hak_slab_t *s, hak_heap_t *keeper)
 {
   uintptr_t expect = 0, mark = (uintptr_t)keeper | HAK_REMOTE_DETACHED;
@@ -1243,8 +1249,9 @@ void hak_heap_release_idle(double now, uint64_t *slabs, uint64_t *lists)
   hak_slab_t *back = NULL, *s, *next;
   /* The heaps' lock only for the head of the list, so that threads start and exit meanwhile:
    * heaps are never unmapped, a heap's next_all never changes once it is on the list, and a
-   * heap being recycled, or one whose thread has exited (whose slabs are all gone), is
-   * initialised or emptied under the trim and list locks that this pass takes. */
+   * heap being recycled, or one whose thread has exited (parked with its current slabs, which
+   * this pass treats as an idle thread's, or with none), is initialised or emptied under the
+   * trim and list locks that this pass takes. */
   pthread_mutex_lock(&heaps.pass_lock);
   pthread_mutex_lock(&heaps.lock);
   hak_heap_t *all = heaps.all;
@@ -1520,29 +1527,50 @@ void hak_thread_done(void *heap)
   hak_tls_heap = &hak_heap_empty; /* later frees of this thread take the remote path */
   hak_span_release(h);
   mag_flush_all(h);
-  abandon_chain(h, heap_take_lists(h, NULL));
+  hak_slab_t *give = heap_take_lists(h, NULL);
+  pthread_mutex_lock(&h->trim_lock); /* a current slab with nothing out goes too */
+  for (unsigned c = 0; c < HAK_NCLASSES; c++) {
+    hak_slab_t *s = h->slab[c];
+    if (s == &hak_slab_none) continue;
+    hak_slab_collect(s);
+    if (s->used == 0) {
+      h->slab[c] = &hak_slab_none;
+      s->next = give;
+      give = s;
+    }
+  }
+  pthread_mutex_unlock(&h->trim_lock);
+  abandon_chain(h, give);
   heap_free(h, true, hak_os_now());
+  /* A few parked heaps serve the threads that replace the ones that exited; past that, what
+   * they hold would only wait (a pool of a thousand threads shrinking to ten). */
+  unsigned parked = __atomic_load_n(&heaps.parked, __ATOMIC_RELAXED);
+  if (parked > HEAPS_PARKED_MAX) hak_heap_unpark(0, -1, parked - HEAPS_PARKED_MAX);
 }
 
 unsigned hak_heap_unpark(double now, double max_age, unsigned most)
 {
   if (!__atomic_load_n(&heaps.parked, __ATOMIC_RELAXED)) return 0;
   hak_heap_t *taken = NULL, **at, *h;
-  unsigned n = 0;
+  unsigned n = 0, due = 0;
   pthread_mutex_lock(&heaps.lock);
-  while (n < most) { /* the oldest parked one: the free list is newest first */
-    hak_heap_t **oldest = NULL;
-    for (at = &heaps.free; (h = *at) != NULL; at = &h->next_free)
-      if (h->parked && (max_age < 0 || now - h->parked_at > max_age)) oldest = at;
-    if (!oldest) break;
-    h = *oldest;
-    *oldest = h->next_free;
+#define HEAP_DUE(h) ((h)->parked && (max_age < 0 || now - (h)->parked_at > max_age))
+  for (h = heaps.free; h; h = h->next_free) due += HEAP_DUE(h);
+  /* the oldest `most`: the free list is newest first, so the last ones due */
+  unsigned skip = due > most ? due - most : 0;
+  for (at = &heaps.free; (h = *at) != NULL;) {
+    if (!HEAP_DUE(h) || (skip && skip--)) {
+      at = &h->next_free;
+      continue;
+    }
+    *at = h->next_free;
     h->parked = false;
     __atomic_store_n(&heaps.parked, heaps.parked - 1, __ATOMIC_RELAXED);
     h->next_free = taken;
     taken = h;
     n++;
   }
+#undef HEAP_DUE
   pthread_mutex_unlock(&heaps.lock);
   for (h = taken; h; h = h->next_free) hak_heap_abandon(h); /* off the list: this thread's */
   if (!taken) return 0;

@@ -83,7 +83,7 @@ struct hak_heap {
   uint32_t slow[HAK_NCLASSES];    /* slow paths per class, for the learner (stored atomically) */
   hak_ss_t *span;                 /* the span region it allocates L2.5 blocks from (span.h) */
   hak_heap_t *next_all;           /* every heap ever made */
-  hak_heap_t *next_free;          /* heaps whose thread has exited, ready for reuse */
+  hak_heap_t *next_free;          /* heaps whose thread has exited (parked or not), for reuse */
   bool live;
   /* Its thread has exited and left it with its current slabs still its own, for the next
    * thread to take whole (heap_new), or for hak_heap_unpark to give back; since parked_at. */
