@@ -303,7 +303,9 @@ void hak_heap_stats(hak_class_stats_t out[HAK_NCLASSES])
   pthread_mutex_unlock(&heaps.lock);
 }
 
-/* h, whose thread has exited, goes on the free list; parked, with its slabs, since now. */
+/* h, whose thread has exited, goes on the free list; parked, with its slabs, since now.  The
+ * parked heaps come first on the list, so that heap_new takes one if there is one, and
+ * hak_heap_unpark finds them all in the list's first few. */
 static void heap_free(hak_heap_t *h, bool parked, double now)
 {
   pthread_mutex_lock(&heaps.lock);
@@ -317,8 +319,10 @@ static void heap_free(hak_heap_t *h, bool parked, double now)
   h->parked = parked;
   h->parked_at = now;
   if (parked) __atomic_store_n(&heaps.parked, heaps.parked + 1, __ATOMIC_RELAXED);
-  h->next_free = heaps.free;
-  heaps.free = h;
+  hak_heap_t **at = &heaps.free;
+  while (!parked && *at && (*at)->parked) at = &(*at)->next_free;
+  h->next_free = *at;
+  *at = h;
   pthread_mutex_unlock(&heaps.lock);
 }
 
@@ -1540,8 +1544,10 @@ void hak_thread_done(void *heap)
     }
   }
   pthread_mutex_unlock(&h->trim_lock);
+  bool kept = false;
+  for (unsigned c = 0; c < HAK_NCLASSES; c++) kept |= h->slab[c] != &hak_slab_none;
   abandon_chain(h, give);
-  heap_free(h, true, hak_os_now());
+  heap_free(h, kept, hak_os_now());
   /* A few parked heaps serve the threads that replace the ones that exited; past that, what
    * they hold would only wait (a pool of a thousand threads shrinking to ten). */
   unsigned parked = __atomic_load_n(&heaps.parked, __ATOMIC_RELAXED);
@@ -1554,11 +1560,12 @@ unsigned hak_heap_unpark(double now, double max_age, unsigned most)
   hak_heap_t *taken = NULL, **at, *h;
   unsigned n = 0, due = 0;
   pthread_mutex_lock(&heaps.lock);
-#define HEAP_DUE(h) ((h)->parked && (max_age < 0 || now - (h)->parked_at > max_age))
-  for (h = heaps.free; h; h = h->next_free) due += HEAP_DUE(h);
-  /* the oldest `most`: the free list is newest first, so the last ones due */
+  /* The parked heaps come first on the list, newest first: the oldest `most` due are the last
+   * ones due before the first heap that is not parked. */
+#define HEAP_DUE(h) (max_age < 0 || now - (h)->parked_at > max_age)
+  for (h = heaps.free; h && h->parked; h = h->next_free) due += HEAP_DUE(h);
   unsigned skip = due > most ? due - most : 0;
-  for (at = &heaps.free; (h = *at) != NULL;) {
+  for (at = &heaps.free; (h = *at) != NULL && h->parked;) {
     if (!HEAP_DUE(h) || (skip && skip--)) {
       at = &h->next_free;
       continue;
@@ -1572,13 +1579,15 @@ unsigned hak_heap_unpark(double now, double max_age, unsigned most)
   }
 #undef HEAP_DUE
   pthread_mutex_unlock(&heaps.lock);
-  for (h = taken; h; h = h->next_free) hak_heap_abandon(h); /* off the list: this thread's */
   if (!taken) return 0;
+  for (h = taken; h; h = h->next_free) hak_heap_abandon(h); /* off the list: this thread's */
   pthread_mutex_lock(&heaps.lock);
-  while ((h = taken) != NULL) {
+  at = &heaps.free;
+  while (*at && (*at)->parked) at = &(*at)->next_free;
+  while ((h = taken) != NULL) { /* behind the heaps still parked */
     taken = h->next_free;
-    h->next_free = heaps.free;
-    heaps.free = h;
+    h->next_free = *at;
+    *at = h;
   }
   pthread_mutex_unlock(&heaps.lock);
   return n;
