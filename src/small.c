@@ -709,13 +709,6 @@ static void slab_adopt(hak_heap_t *h, hak_slab_t *s, void *p)
  * allocate, so that a consumer freeing a producer's blocks never takes a lock per free. */
 static void partial_emptied(hak_slab_t *s);
 
-/* The push of a remote free is the moment from which any thread may take the block, empty the
- * slab and give its region back; the freer still reads the slab's header after it (to see
- * whether its block was the last one out).  So it names the region first, and
- * release_list leaves a named region mapped: the name is stored before the push, whose release
- * any thread that takes the block acquires, and it is cleared with release once the freer is
- * done, so that a thread that reads the name on its way to unmapping sees it, or sees it gone
- * only after the last read.  A thread without a heap names it in a heapless slot. */
 /* What freeing_end restores: the name held before (a free nested in one, from a signal
  * handler), and the heapless slot taken, -1 for none, -2 for heapless_over. */
 typedef struct {
@@ -723,6 +716,13 @@ typedef struct {
   int slot, prev_slot;
 } freeing_t;
 
+/* The push of a remote free is the moment from which any thread may take the block, empty the
+ * slab and give its region back; the freer still reads the slab's header after it (to see
+ * whether its block was the last one out).  So it names the region first, and
+ * release_list leaves a named region mapped: the name is stored before the push, whose release
+ * any thread that takes the block acquires, and it is cleared with release once the freer is
+ * done, so that a thread that reads the name on its way to unmapping sees it, or sees it gone
+ * only after the last read.  A thread without a heap names it in a heapless slot. */
 static freeing_t freeing_begin(hak_heap_t *h, const void *p)
 {
   const void *ss = hak_ss_of(p);
@@ -1518,7 +1518,7 @@ void hak_heap_abandon(hak_heap_t *h)
  * pool, where any thread takes them, and parks its heap with its current slabs, for the next
  * thread that starts to take whole (heap_new), as glibc hands an exited thread's arena on: a
  * program that replaces its threads all the time goes on carving the slabs it was carving, warm,
- * with no trip through the shared lists (mstress at 2 threads peaks at 14.5 MiB against 16.5
+ * with no trip through the shared lists (mstress at 2 threads peaks at 14.7 MiB against 16.0
  * when the current slabs went too; the lists parked as well cost larson's chains of short
  * threads 10% more memory and gave mstress little more).  A heap that no thread takes within
  * HAKMEM_SLAB_PURGE_MS, or before the pool of a class would grow, or at malloc_trim, gives its
