@@ -308,6 +308,14 @@ void hak_heap_stats(hak_class_stats_t out[HAK_NCLASSES])
   pthread_mutex_unlock(&heaps.lock);
 }
 
+/* Where on the free list a heap that is not parked goes: behind the parked ones (heaps.lock). */
+static hak_heap_t **free_after_parked(void)
+{
+  hak_heap_t **at = &heaps.free;
+  while (*at && (*at)->parked) at = &(*at)->next_free;
+  return at;
+}
+
 /* h, whose thread has exited, goes on the free list; parked, with its slabs, since now.  The
  * parked heaps come first on the list, so that heap_new takes one if there is one, and
  * hak_heap_unpark finds them all in the list's first few. */
@@ -315,17 +323,12 @@ static void heap_free(hak_heap_t *h, bool parked, double now)
 {
   pthread_mutex_lock(&heaps.lock);
   stats_add(heaps.exited, h->stats);
-  memset(h->stats, 0, sizeof h->stats);
-  for (unsigned c = 0; c < HAK_NCLASSES; c++) {
-    heaps.exited_slow[c] += h->slow[c];
-    h->slow[c] = 0;
-  }
+  for (unsigned c = 0; c < HAK_NCLASSES; c++) heaps.exited_slow[c] += h->slow[c];
   h->live = false;
   h->parked = parked;
   h->parked_at = now;
   if (parked) __atomic_store_n(&heaps.parked, heaps.parked + 1, __ATOMIC_RELAXED);
-  hak_heap_t **at = &heaps.free;
-  while (!parked && *at && (*at)->parked) at = &(*at)->next_free;
+  hak_heap_t **at = parked ? &heaps.free : free_after_parked();
   h->next_free = *at;
   *at = h;
   pthread_mutex_unlock(&heaps.lock);
@@ -1506,6 +1509,29 @@ static hak_slab_t *heap_take_lists(hak_heap_t *h, hak_slab_t *list)
   return list;
 }
 
+/* Takes h's current slabs (with empty, only those with nothing out, their remote frees
+ * collected first), under its trim_lock; returns them linked through next, ahead of list, and
+ * sets *kept if a current slab stays. */
+static hak_slab_t *heap_take_current(hak_heap_t *h, hak_slab_t *list, bool empty, bool *kept)
+{
+  *kept = false;
+  pthread_mutex_lock(&h->trim_lock);
+  for (unsigned c = 0; c < HAK_NCLASSES; c++) {
+    hak_slab_t *s = h->slab[c];
+    if (s == &hak_slab_none) continue;
+    if (empty) hak_slab_collect(s);
+    if (empty && s->used != 0) {
+      *kept = true;
+      continue;
+    }
+    h->slab[c] = &hak_slab_none;
+    s->next = list;
+    list = s;
+  }
+  pthread_mutex_unlock(&h->trim_lock);
+  return list;
+}
+
 /* slab_abandon for each slab of a list linked through next. */
 static void abandon_chain(hak_heap_t *h, hak_slab_t *list)
 {
@@ -1519,18 +1545,8 @@ void hak_heap_abandon(hak_heap_t *h)
 {
   hak_span_release(h);
   mag_flush_all(h);
-  hak_slab_t *all = heap_take_lists(h, NULL), *s;
-  pthread_mutex_lock(&h->trim_lock); /* the current slabs leave the heap, and join them */
-  for (unsigned c = 0; c < HAK_NCLASSES; c++) {
-    s = h->slab[c];
-    h->slab[c] = &hak_slab_none;
-    if (s != &hak_slab_none) {
-      s->next = all;
-      all = s;
-    }
-  }
-  pthread_mutex_unlock(&h->trim_lock);
-  abandon_chain(h, all);
+  bool kept;
+  abandon_chain(h, heap_take_current(h, heap_take_lists(h, NULL), false, &kept));
 }
 
 /* A thread that exits gives the slabs of its warm and full lists to the shared lists and the
@@ -1555,22 +1571,8 @@ void hak_thread_done(void *heap)
   hak_tls_heap = &hak_heap_empty; /* later frees of this thread take the remote path */
   hak_span_release(h);
   mag_flush_all(h);
-  hak_slab_t *give = heap_take_lists(h, NULL);
-  pthread_mutex_lock(&h->trim_lock); /* a current slab with nothing out goes too */
-  for (unsigned c = 0; c < HAK_NCLASSES; c++) {
-    hak_slab_t *s = h->slab[c];
-    if (s == &hak_slab_none) continue;
-    hak_slab_collect(s);
-    if (s->used == 0) {
-      h->slab[c] = &hak_slab_none;
-      s->next = give;
-      give = s;
-    }
-  }
-  pthread_mutex_unlock(&h->trim_lock);
-  bool kept = false;
-  for (unsigned c = 0; c < HAK_NCLASSES; c++) kept |= h->slab[c] != &hak_slab_none;
-  abandon_chain(h, give);
+  bool kept; /* a current slab with nothing out goes too */
+  abandon_chain(h, heap_take_current(h, heap_take_lists(h, NULL), true, &kept));
   heap_free(h, kept, hak_os_now());
   /* A few parked heaps serve the threads that replace the ones that exited; past that, what
    * they hold would only wait (a pool of a thousand threads shrinking to ten). */
@@ -1606,9 +1608,8 @@ unsigned hak_heap_unpark(double now, double max_age, unsigned most)
   if (!taken) return 0;
   for (h = taken; h; h = h->next_free) hak_heap_abandon(h); /* off the list: this thread's */
   pthread_mutex_lock(&heaps.lock);
-  at = &heaps.free;
-  while (*at && (*at)->parked) at = &(*at)->next_free;
-  while ((h = taken) != NULL) { /* behind the heaps still parked */
+  at = free_after_parked();
+  while ((h = taken) != NULL) {
     taken = h->next_free;
     h->next_free = *at;
     *at = h;

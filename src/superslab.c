@@ -74,6 +74,17 @@ static size_t ss_purgeable(void)
   return keep < HAK_SS_SIZE ? HAK_SS_SIZE - keep : 0;
 }
 
+/* ss joins the LRU cache at its head, as cached now, with its resident bytes counted; under
+ * lru.lock. */
+static void lru_link_locked(hak_ss_t *ss, double now)
+{
+  ss->cached_at = now;
+  ss->listed = 1;
+  hak_ss_list_push(&lru.list, ss);
+  lru.count++;
+  hak_empty_count(ss->resident, true);
+}
+
 static void lru_unlink(hak_ss_t *ss)
 {
   hak_ss_list_unlink(&lru.list, ss);
@@ -151,12 +162,8 @@ static size_t release_list(hak_ss_t *list)
     pthread_mutex_lock(&lru.lock);
     for (hak_ss_t *ss = busy, *next; ss; ss = next) {
       next = ss->next;
-      ss->cached_at = now;
-      ss->listed = 1;
       ss->named = 1;
-      hak_ss_list_push(&lru.list, ss);
-      lru.count++;
-      hak_empty_count(ss->resident, true);
+      lru_link_locked(ss, now);
     }
     pthread_mutex_unlock(&lru.lock);
   }
@@ -190,13 +197,9 @@ void hak_ss_give(hak_ss_t *ss, size_t resident)
   double now = hak_os_now();
   pthread_mutex_lock(&lru.lock);
   ss->magic = 0; /* a pointer into a cached SuperSlab is nobody's block */
-  ss->cached_at = now;
-  ss->listed = 1;
   ss->resident = HAK_MIN(resident, ss_purgeable());
   ss->purged = ss->resident == 0;
-  hak_ss_list_push(&lru.list, ss);
-  lru.count++;
-  hak_empty_count(ss->resident, true);
+  lru_link_locked(ss, now);
   hak_ss_t *old = lru_expire_locked(now, false);
   pthread_mutex_unlock(&lru.lock);
   release_list(old);
