@@ -29,11 +29,17 @@
   X(KEPT_FULL_SLABS, INT, 16, 0, 4096,                                                           \
     "full slabs a thread keeps per size class on its fast free path before it stops watching them") \
   X(SUPERSLAB_MAX_CACHED, INT, 8, 0, 4096,                                                       \
-    "empty SuperSlabs (2 MiB each) kept for reuse before their memory goes back to the OS")     \
-  X(SUPERSLAB_MAX_MEMORY_MB, INT, 64, 0, 1048576,                                               \
-    "megabytes of empty SuperSlabs kept for reuse")                                              \
+    "empty SuperSlabs (2 MiB each) kept for reuse with their pages; past it the oldest give "   \
+    "every page back to the OS and keep only their address space")                             \
+  X(SUPERSLAB_MAX_MEMORY_MB, INT, 16384, 0, 1048576,                                            \
+    "megabytes of address space of empty SuperSlabs kept for reuse, with their pages or "      \
+    "without; past it the oldest are unmapped, down to half")                                   \
   X(SUPERSLAB_TTL_SEC, INT, 10, 0, 86400,                                                        \
-    "seconds an empty SuperSlab stays cached before its memory goes back to the OS")            \
+    "seconds an empty SuperSlab stays cached before it is unmapped")                           \
+  X(PURGE_BATCH, BOOL, 0, 0, 1,                                                                  \
+    "give pages back with one process_madvise call per batch of ranges (one TLB flush for all; "  \
+    "Linux 6.15 or later, else one madvise each); off by default, since a seccomp filter that "  \
+    "does not allow process_madvise may kill the process")                                     \
   X(SS_PREFAULT, BOOL, 0, 0, 1,                                                                  \
     "fault in every new SuperSlab at once (MADV_POPULATE_WRITE) instead of page by page")      \
   X(SLAB_PURGE_MS, INT, 100, 0, 86400000,                                                        \

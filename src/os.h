@@ -20,6 +20,15 @@ void *hak_os_map_aligned(size_t size, size_t align);
 void hak_os_unmap(void *addr, size_t size);
 /* Keeps the addresses but lets the kernel take the pages back; they read as zero later. */
 void hak_os_purge(void *addr, size_t size);
+/* Gives back the pages of n ranges ({address, length}, page-aligned) at once.  With
+ * HAKMEM_PURGE_BATCH, one process_madvise call covers up to 1024 of them, with one flush of
+ * the other CPUs' TLBs instead of one per range, where the kernel takes it (Linux 6.15 on:
+ * PIDFD_SELF); else, and once the kernel has refused, one madvise each. */
+typedef struct {
+  void *addr;
+  size_t len;
+} hak_range_t;
+void hak_os_purge_many(const hak_range_t *r, size_t n);
 /* Faults the pages in now (MADV_POPULATE_WRITE); quietly does nothing on older kernels. */
 void hak_os_populate(void *addr, size_t size);
 /* Moves a mapping to a larger size at a given address (mremap MREMAP_FIXED); false if not. */

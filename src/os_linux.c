@@ -9,10 +9,12 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
+#include "options.h"
 #include "os.h"
 #include "stats.h"
 
@@ -104,6 +106,44 @@ void hak_os_purge(void *addr, size_t size)
   HAK_CHECK_PAGED(addr, size);
   int e = errno;
   madvise(addr, size, MADV_DONTNEED);
+  errno = e;
+}
+
+/* struct iovec, the same two fields in the same order */
+_Static_assert(sizeof(hak_range_t) == sizeof(struct iovec) &&
+                   offsetof(hak_range_t, len) == offsetof(struct iovec, iov_len),
+               "a range is an iovec");
+
+#ifndef PIDFD_SELF_THREAD_GROUP
+#define PIDFD_SELF_THREAD_GROUP -10001 /* the calling process, as a pidfd (Linux 6.15) */
+#endif
+
+void hak_os_purge_many(const hak_range_t *r, size_t n)
+{
+  static atomic_bool refused;
+  int e = errno;
+  size_t i = 0;
+#ifdef SYS_process_madvise
+  while (hak_opt.PURGE_BATCH && n - i > 1 && !atomic_load_explicit(&refused, memory_order_relaxed)) {
+    size_t k = HAK_MIN(n - i, (size_t)1024), bytes = 0; /* UIO_MAXIOV */
+    for (size_t j = 0; j < k; j++) {
+      HAK_CHECK_PAGED(r[i + j].addr, r[i + j].len);
+      bytes += r[i + j].len;
+    }
+    long got = syscall(SYS_process_madvise, PIDFD_SELF_THREAD_GROUP, (const struct iovec *)(r + i),
+                       k, MADV_DONTNEED, 0);
+    if (got < 0) { /* an older kernel, or a filter: madvise from now on */
+      atomic_store_explicit(&refused, true, memory_order_relaxed);
+      break;
+    }
+    if ((size_t)got < bytes) break; /* stopped part way: the rest, again, one by one */
+    i += k;
+  }
+#endif
+  for (; i < n; i++) {
+    HAK_CHECK_PAGED(r[i].addr, r[i].len);
+    madvise(r[i].addr, r[i].len, MADV_DONTNEED);
+  }
   errno = e;
 }
 

@@ -216,7 +216,8 @@ int hak_malloc_trim(size_t pad)
  *   usmblks   peak of arena
  *   hblks     regions mapped now (SuperSlabs and large blocks)
  *   hblkhd    bytes held in caches: LRU-cached SuperSlabs plus the BigCache
- *   ordblks   empty SuperSlabs in the LRU cache
+ *   ordblks   empty SuperSlabs in the LRU cache with their pages
+ *   uordblks  empty SuperSlabs in the LRU cache that gave their pages back
  *   smblks    regions mapped since start; fsmblks: regions unmapped since start
  *   fordblks  bytes of large blocks in the BigCache; keepcost: BigCache hits since start */
 struct mallinfo2 hak_mallinfo2(void)
@@ -232,7 +233,8 @@ struct mallinfo2 hak_mallinfo2(void)
   mi.usmblks = pc.bytes_peak;
   mi.hblks = pc.ss_live;
   mi.ordblks = pc.ss_cached;
-  mi.hblkhd = pc.ss_cached * HAK_SS_SIZE + bc_bytes;
+  mi.uordblks = pc.ss_purged;
+  mi.hblkhd = (pc.ss_cached + pc.ss_purged) * HAK_SS_SIZE + bc_bytes;
   mi.smblks = pc.ss_mapped_total;
   mi.fsmblks = pc.ss_unmapped_total;
   mi.fordblks = bc_bytes;
@@ -263,8 +265,9 @@ void hak_malloc_stats(void)
 {
   hak_pool_counts_t pc;
   hak_pool_counts(&pc);
-  hak_msg("hakmem %s: %zu bytes mapped, %zu regions live, %zu SuperSlabs cached", HAKMEM_VERSION,
-          pc.bytes_mapped, pc.ss_live, pc.ss_cached);
+  hak_msg("hakmem %s: %zu bytes mapped, %zu regions live, %zu SuperSlabs cached (%zu of them "
+          "purged)", HAKMEM_VERSION, pc.bytes_mapped, pc.ss_live, pc.ss_cached + pc.ss_purged,
+          pc.ss_purged);
 }
 
 int hak_malloc_info(int options, FILE *fp)

@@ -308,12 +308,19 @@ static bool any_dirty(void)
   return __atomic_load_n(&span.dirty.head, __ATOMIC_RELAXED) != NULL;
 }
 
-/* Gives the dirty pages of ss back to the OS, under both locks; they are clean from then on.
- * One call covers a run of free pages, clean ones among the dirty (a clean page given back
- * again stays clean), so that scattered dirty pages cost few calls.  Pages never touched since
- * they were counted cost the kernel nothing here, so there is no look first at which it holds.
- * Returns the bytes purged. */
-static size_t purge_locked(hak_ss_t *ss)
+/* Purges, a batch at a time, the runs of free pages that purge_add lists: regions stay locked
+ * until the ranges that lie in them are given back. */
+typedef struct {
+  hak_range_t r[64];
+  size_t n;
+} purge_batch_t;
+
+/* Lists the dirty pages of ss, under its lock, off the dirty list, to be given back to the OS;
+ * they are clean from then on.  One range covers a run of free pages, clean ones among the
+ * dirty (a clean page given back again stays clean), so that scattered dirty pages cost few.
+ * Pages never touched since they were counted cost the kernel nothing here, so there is no look
+ * first at which it holds.  Returns the bytes it will purge. */
+static size_t purge_add(purge_batch_t *b, hak_ss_t *ss)
 {
   hak_span_meta_t *m = meta(ss);
   uint64_t any[SPAN_MAXPAGES / 64], none[SPAN_MAXPAGES / 64]; /* free pages, and the others */
@@ -324,7 +331,12 @@ static size_t purge_locked(hak_ss_t *ss)
   unsigned purged = 0;
   for (unsigned i = 0, d; (d = next_bit(m->dirty, i, SPAN_MAXPAGES, true)) < SPAN_MAXPAGES;) {
     unsigned lo = HAK_MAX(i, prev_bit_end(none, d)), hi = next_bit(any, d, SPAN_MAXPAGES, false);
-    hak_os_purge((char *)ss + ((size_t)lo << page_shift), (size_t)(hi - lo) << page_shift);
+    if (b->n == sizeof b->r / sizeof b->r[0]) {
+      hak_os_purge_many(b->r, b->n);
+      b->n = 0;
+    }
+    b->r[b->n++] = (hak_range_t){(char *)ss + ((size_t)lo << page_shift),
+                                 (size_t)(hi - lo) << page_shift};
     purged += bits_count(m->dirty, lo, hi - lo);
     bits_set(m->dirty, lo, hi - lo, false);
     bits_set(m->clean, lo, hi - lo, true);
@@ -332,8 +344,41 @@ static size_t purge_locked(hak_ss_t *ss)
   }
   m->dirty_pages = (uint16_t)(m->dirty_pages - purged);
   hak_empty_count((size_t)purged << page_shift, false);
-  dirty_leave(ss);
   return (size_t)purged << page_shift;
+}
+
+/* The oldest regions on the dirty list, while they have been there for longer than `age`
+ * seconds or the empty memory is past max, leave it and give their dirty pages back.  The list
+ * lock is held only to choose them, since every relist of another thread waits on it and a
+ * purge is a system call; each region's lock is held until its pages are gone.  With
+ * HAKMEM_PURGE_BATCH up to 16 regions go in one call: the first region's lock is waited for,
+ * the others' only tried (a thread holds one region lock at most but here), so no two threads
+ * wait on each other.  Returns how many regions were purged (0 once none is due), and adds
+ * the bytes purged to *bytes. */
+static size_t purge_oldest(double now, double age, size_t max, size_t *bytes)
+{
+  if (!any_dirty()) return 0;
+  hak_ss_t *got[16];
+  size_t n = 0, want = hak_opt.PURGE_BATCH ? 16 : 1, pending = 0;
+  pthread_mutex_lock(&span.lock);
+  for (hak_ss_t *ss = span.dirty.head, *next; ss && n < want; ss = next) {
+    hak_span_meta_t *m = meta(ss);
+    next = m->dirty_next;
+    size_t resident = hak_empty_resident();
+    if (now - m->dirty_at <= age && (resident < pending || resident - pending <= max)) break;
+    if (n == 0) pthread_mutex_lock(&m->lock);
+    else if (pthread_mutex_trylock(&m->lock) != 0) continue;
+    dirty_leave(ss);
+    pending += (size_t)m->dirty_pages << page_shift;
+    got[n++] = ss;
+  }
+  pthread_mutex_unlock(&span.lock);
+  purge_batch_t b;
+  b.n = 0;
+  for (size_t i = 0; i < n; i++) *bytes += purge_add(&b, got[i]);
+  hak_os_purge_many(b.r, b.n);
+  for (size_t i = 0; i < n; i++) pthread_mutex_unlock(&meta(got[i])->lock);
+  return n;
 }
 
 /* Takes an unowned region with no block out of every list, to go to the LRU cache; under both
@@ -841,29 +886,16 @@ size_t hak_span_purge(double now, bool all)
   double delay = hak_opt.SLAB_PURGE_MS / 1000.0;
   if (all) span_drain_all(now);
   size_t bytes = all ? span_trim_kept() : 0;
-  if (!any_dirty()) return bytes;
-  pthread_mutex_lock(&span.lock);
-  hak_ss_t *ss;
-  while ((ss = span.dirty.head) != NULL && (all || now - meta(ss)->dirty_at > delay)) {
-    pthread_mutex_lock(&meta(ss)->lock);
-    bytes += purge_locked(ss);
-    pthread_mutex_unlock(&meta(ss)->lock);
+  while (purge_oldest(now, all ? -1 : delay, SIZE_MAX, &bytes) != 0) {
   }
-  pthread_mutex_unlock(&span.lock);
   return bytes;
 }
 
 void hak_span_purge_over(size_t max)
 {
-  if (!any_dirty()) return;
-  pthread_mutex_lock(&span.lock);
-  hak_ss_t *ss;
-  while (hak_empty_resident() > max && (ss = span.dirty.head) != NULL) {
-    pthread_mutex_lock(&meta(ss)->lock);
-    purge_locked(ss);
-    pthread_mutex_unlock(&meta(ss)->lock);
+  size_t bytes = 0;
+  while (purge_oldest(0, 1e300, max, &bytes) != 0) {
   }
-  pthread_mutex_unlock(&span.lock);
 }
 
 void hak_span_counts(size_t *regions, size_t *blocks)

@@ -125,7 +125,8 @@ static void report_classes(void)
   hak_pool_counts_t pc;
   hak_pool_counts(&pc);
   out("hakmem: slabs active: %zu tiny, %zu mid; regions live: %zu (SuperSlabs and large blocks), "
-      "%zu empty SuperSlabs cached", pc.slabs_active[0], pc.slabs_active[1], pc.ss_live, pc.ss_cached);
+      "%zu empty SuperSlabs cached with their pages and %zu without", pc.slabs_active[0],
+      pc.slabs_active[1], pc.ss_live, pc.ss_cached, pc.ss_purged);
   out("hakmem: shared slabs: %lu reclaimed by a refill, %lu emptied by a remote free; "
       "owned slabs: %lu emptied by a remote free",
       (unsigned long)st.partial_reclaimed, (unsigned long)st.partial_emptied,

@@ -27,10 +27,25 @@ void hak_region_mark(const void *ss, bool ours)
 
 /* ---- the LRU cache of empty SuperSlabs --------------------------------------------------- */
 
+/* The cache has two parts.  The list holds SuperSlabs that keep their pages (or some of them),
+ * most recently cached first.  Past the count bound or the purge delay the oldest give back
+ * every page, their header's too, and keep only their address space: they move to the ring,
+ * which records them outside themselves, oldest first, and costs no memory but the ring's
+ * entry.  They are unmapped after the TTL or past the address-space bound, many at a time, so
+ * that release_list joins neighbours: a burst of frees that empties thousands of regions costs
+ * one madvise each, not one munmap each (a munmap takes the address space's lock for writing
+ * against every page fault of the other threads). */
+typedef struct {
+  hak_ss_t *ss;
+  double at; /* when it was cached */
+} hak_kept_t;
+
 static struct {
   pthread_mutex_t lock;
-  hak_ss_list_t list;     /* most recently cached first */
-  size_t count;
+  hak_ss_list_t list;     /* with their pages */
+  size_t count;           /* on the list */
+  hak_kept_t *ring;       /* ring[(first + i) % cap] for i < kept; mapped, grown by doubling */
+  size_t cap, first, kept;
   size_t mapped, unmapped, live; /* regions mapped and unmapped in all, live now */
   size_t bytes_mapped, bytes_peak;
 } lru = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -66,7 +81,8 @@ void hak_empty_count(size_t bytes, bool add)
   }
 }
 
-static void lru_purge_one(hak_ss_t *ss);
+static void lru_purge_one(hak_ss_t *ss, hak_ss_t **purge);
+static void lru_settle(hak_ss_t *purge, hak_ss_t *old);
 
 static size_t ss_purgeable(void)
 {
@@ -74,8 +90,8 @@ static size_t ss_purgeable(void)
   return keep < HAK_SS_SIZE ? HAK_SS_SIZE - keep : 0;
 }
 
-/* ss joins the LRU cache at its head, as cached now, with its resident bytes counted; under
- * lru.lock. */
+/* ss joins the LRU cache's list at its head, as cached now, with its resident bytes counted;
+ * under lru.lock. */
 static void lru_link_locked(hak_ss_t *ss, double now)
 {
   ss->cached_at = now;
@@ -111,37 +127,107 @@ static void ss_release_os(hak_ss_t *ss, size_t size, unsigned regions)
   hak_ss_account(-(long)size, -(int)regions);
 }
 
-/* Takes the oldest entries out while the cache is past one of its bounds; the caller unmaps
- * them after dropping the lock.  Returns a list linked through next. */
-static hak_ss_t *lru_expire_locked(double now, bool all)
+/* ---- the ring of SuperSlabs that keep only their address space ---- */
+
+/* Records ss, which gave back all its pages, as the newest in the ring; false if the ring is
+ * full and cannot grow. */
+static bool ring_push(hak_ss_t *ss, double at)
+{
+  if (lru.kept == lru.cap) {
+    size_t cap = lru.cap ? 2 * lru.cap : hak_os_page / sizeof(hak_kept_t);
+    hak_kept_t *ring = hak_os_map_aligned(cap * sizeof *ring, hak_os_page);
+    if (!ring) return false;
+    for (size_t i = 0; i < lru.kept; i++) ring[i] = lru.ring[(lru.first + i) % lru.cap];
+    if (lru.ring) hak_os_unmap(lru.ring, lru.cap * sizeof *ring);
+    lru.ring = ring;
+    lru.cap = cap;
+    lru.first = 0;
+  }
+  lru.ring[(lru.first + lru.kept++) % lru.cap] = (hak_kept_t){ss, at};
+  return true;
+}
+
+static hak_kept_t *ring_oldest(void)
+{
+  return lru.kept ? &lru.ring[lru.first] : NULL;
+}
+
+static hak_ss_t *ring_pop_oldest(void)
+{
+  hak_ss_t *ss = lru.ring[lru.first].ss;
+  lru.first = (lru.first + 1) % lru.cap;
+  lru.kept--;
+  return ss;
+}
+
+static hak_ss_t *ring_pop_newest(void)
+{
+  return lru.ring[(lru.first + --lru.kept) % lru.cap].ss;
+}
+
+/* Past the count bound the oldest SuperSlabs with pages are taken off the list, to give their
+ * pages back and join the ring (*purge); past the address-space bound, or cached for longer
+ * than the TTL, the oldest are taken out, the ring's first, to be unmapped; with all, every one
+ * is.  Returns the list to unmap; both lists are linked through next, for lru_settle once the
+ * caller drops the lock. */
+static hak_ss_t *lru_expire_locked(double now, bool all, hak_ss_t **purge)
 {
   size_t max_count = (size_t)hak_opt.SUPERSLAB_MAX_CACHED;
   size_t max_bytes = (size_t)hak_opt.SUPERSLAB_MAX_MEMORY_MB << 20;
   double ttl = hak_opt.SUPERSLAB_TTL_SEC;
   hak_ss_t *out = NULL;
-  hak_ss_t *ss;
-  /* Past a bound the cache goes down to half of it at once, so that what leaves goes in a few
-   * calls (release_list joins neighbours), not one region per free. */
-  if (lru.count > max_count || lru.count * HAK_SS_SIZE > max_bytes) {
-    max_count /= 2;
-    max_bytes /= 2;
+  hak_ss_t *ss, *prev;
+  for (ss = lru.list.tail; !all && ss && lru.count > max_count; ss = prev) {
+    prev = ss->prev;
+    lru_purge_one(ss, purge);
   }
-  while ((ss = lru.list.tail) != NULL && (all || lru.count > max_count ||
-                                          lru.count * HAK_SS_SIZE > max_bytes ||
+  /* Past it the cache goes down to half of the address-space bound at once, so that what
+   * leaves goes in a few calls (release_list joins neighbours), not one region per free. */
+#define LRU_BYTES ((lru.count + lru.kept) * HAK_SS_SIZE)
+  if (LRU_BYTES > max_bytes) max_bytes /= 2;
+  hak_kept_t *k;
+  while ((k = ring_oldest()) != NULL && (all || LRU_BYTES > max_bytes || now - k->at > ttl)) {
+    ss = ring_pop_oldest();
+    ss->next = out;
+    out = ss;
+  }
+  while ((ss = lru.list.tail) != NULL && (all || LRU_BYTES > max_bytes ||
                                           now - ss->cached_at > ttl)) {
     lru_unlink(ss);
     ss->next = out;
     out = ss;
   }
+#undef LRU_BYTES
+  return out;
+}
+
+/* Sorts a list linked through next by address (a merge sort: the list may hold thousands). */
+static hak_ss_t *sort_by_address(hak_ss_t *list)
+{
+  if (!list || !list->next) return list;
+  hak_ss_t *slow = list, *fast = list->next;
+  while (fast && fast->next) {
+    slow = slow->next;
+    fast = fast->next->next;
+  }
+  hak_ss_t *b = sort_by_address(slow->next);
+  slow->next = NULL;
+  hak_ss_t *a = sort_by_address(list), *out = NULL, **tail = &out;
+  while (a && b) {
+    hak_ss_t **least = a < b ? &a : &b;
+    *tail = *least;
+    tail = &(*least)->next;
+    *least = (*least)->next;
+  }
+  *tail = a ? a : b;
   return out;
 }
 
 /* Unmaps a list of cached SuperSlabs (linked through next); neighbours in memory go in one
- * call.  A short list is sorted by address first (insertion sort: it is at most a few dozen
- * long but after malloc_trim). */
+ * call. */
 static size_t release_list(hak_ss_t *list)
 {
-  size_t n = 0, len = 0;
+  size_t n = 0;
   /* A region that another thread is still freeing into (its push done, its last look at the
    * slab's header not yet) stays mapped: back to the cache, as if just given, for a later
    * pass to take out, and not handed out while the name stays (lru_get): a new format could
@@ -167,18 +253,7 @@ static size_t release_list(hak_ss_t *list)
     }
     pthread_mutex_unlock(&lru.lock);
   }
-  for (hak_ss_t *ss = list; ss && len <= 64; ss = ss->next) len++;
-  if (len <= 64) {
-    hak_ss_t *sorted = NULL;
-    while (list) {
-      hak_ss_t *ss = list, **at = &sorted;
-      list = ss->next;
-      while (*at && *at < ss) at = &(*at)->next;
-      ss->next = *at;
-      *at = ss;
-    }
-    list = sorted;
-  }
+  list = sort_by_address(list);
   while (list) {
     hak_ss_t *first = list;
     unsigned run = 0;
@@ -200,32 +275,36 @@ void hak_ss_give(hak_ss_t *ss, size_t resident)
   ss->resident = HAK_MIN(resident, ss_purgeable());
   ss->purged = ss->resident == 0;
   lru_link_locked(ss, now);
-  hak_ss_t *old = lru_expire_locked(now, false);
+  hak_ss_t *purge = NULL, *old = lru_expire_locked(now, false, &purge);
   pthread_mutex_unlock(&lru.lock);
-  release_list(old);
+  lru_settle(purge, old);
   hak_empty_enforce();
 }
 
-static hak_ss_t *lru_get(void)
+static hak_ss_t *lru_get(bool *clean)
 {
   pthread_mutex_lock(&lru.lock);
-  hak_ss_t *ss = lru.list.head;
+  hak_ss_t *ss = lru.list.head; /* one with its pages first: no faults to take them */
   while (ss && ss->named && hak_heap_freeing(ss)) ss = ss->next;
-  if (ss) {
+  *clean = ss == NULL && lru.kept; /* from the ring: it reads as zero, header and all */
+  if (*clean) {
+    ss = ring_pop_newest();
+  } else if (ss) {
     ss->named = 0;
     lru_unlink(ss);
   }
-  hak_ss_t *old = lru_expire_locked(hak_os_now(), false);
+  hak_ss_t *purge = NULL, *old = lru_expire_locked(hak_os_now(), false, &purge);
   pthread_mutex_unlock(&lru.lock);
-  release_list(old);
+  lru_settle(purge, old);
   return ss;
 }
 
 hak_ss_t *hak_ss_take(bool *clean)
 {
-  hak_ss_t *ss = lru_get();
-  *clean = ss == NULL;
-  return ss ? ss : hak_ss_map(HAK_SS_SIZE);
+  hak_ss_t *ss = lru_get(clean);
+  if (ss) return ss;
+  *clean = true;
+  return hak_ss_map(HAK_SS_SIZE);
 }
 
 /* Address space for single SuperSlabs is mapped HAK_SS_RESERVE at a time and handed out one
@@ -258,9 +337,26 @@ static hak_ss_t *ss_reserve_take(void)
   return ss;
 }
 
+/* Unmaps everything the cache holds; true if it held anything.  For when the address space runs
+ * out (RLIMIT_AS, vm.max_map_count): the cache's address space is given up before a request
+ * fails. */
+static bool lru_release_all(void)
+{
+  pthread_mutex_lock(&lru.lock);
+  hak_ss_t *all = lru_expire_locked(0, true, NULL);
+  pthread_mutex_unlock(&lru.lock);
+  return release_list(all) > 0;
+}
+
+static hak_ss_t *ss_map_once(size_t size)
+{
+  return size == HAK_SS_SIZE ? ss_reserve_take() : hak_os_map_aligned(size, HAK_SS_SIZE);
+}
+
 hak_ss_t *hak_ss_map(size_t size)
 {
-  hak_ss_t *ss = size == HAK_SS_SIZE ? ss_reserve_take() : hak_os_map_aligned(size, HAK_SS_SIZE);
+  hak_ss_t *ss = ss_map_once(size);
+  if (!ss && lru_release_all()) ss = ss_map_once(size);
   if (!ss) return NULL;
   if (hak_opt.SS_PREFAULT && size == HAK_SS_SIZE) hak_os_populate(ss, size);
   pthread_mutex_lock(&lru.lock);
@@ -406,7 +502,8 @@ hak_slab_t *hak_pool_take(unsigned kind, unsigned cls, hak_heap_t *heap)
       break;
     }
     pthread_mutex_unlock(&pool->lock);
-    if ((fresh = lru_get()) != NULL)
+    bool clean;
+    if ((fresh = lru_get(&clean)) != NULL)
       memset(fresh, 0, offsetof(hak_ss_t, slabs) + sizeof fresh->slabs);
     else
       fresh = hak_ss_map(HAK_SS_SIZE);
@@ -442,11 +539,15 @@ void hak_empty_enforce(void)
   size_t max = (size_t)hak_opt.EMPTY_MAX_MB << 20;
   if (atomic_load_explicit(&empty_resident, memory_order_relaxed) <= max) return;
   max /= 2; /* down to half: purges come in batches, and what is freed meanwhile is reused */
+  hak_ss_t *purge = NULL;
   pthread_mutex_lock(&lru.lock);
-  for (hak_ss_t *ss = lru.list.tail;
-       ss && atomic_load_explicit(&empty_resident, memory_order_relaxed) > max; ss = ss->prev)
-    if (!ss->purged) lru_purge_one(ss);
+  for (hak_ss_t *ss = lru.list.tail, *prev;
+       ss && atomic_load_explicit(&empty_resident, memory_order_relaxed) > max; ss = prev) {
+    prev = ss->prev;
+    lru_purge_one(ss, &purge);
+  }
   pthread_mutex_unlock(&lru.lock);
+  lru_settle(purge, NULL);
   hak_bigcache_purge_over(max);
   hak_span_purge_over(max);
   for (unsigned k = 0; k < HAK_SS_NKINDS; k++) {
@@ -492,24 +593,55 @@ void hak_pool_give(hak_slab_t *s)
   hak_ss_give(ss, ss_purgeable());
 }
 
-/* A cached SuperSlab gives its pages back past its header and keeps its address space. */
-static void lru_purge_one(hak_ss_t *ss)
+/* A cached SuperSlab leaves the list, under lru.lock, to give back every page and join the
+ * ring (lru_settle, after the lock is dropped: the purge is a system call).  One that a remote
+ * free still reads (release_list) stays as it is, for a later pass. */
+static void lru_purge_one(hak_ss_t *ss, hak_ss_t **purge)
 {
-  size_t n = ss_purgeable();
-  if (n) hak_os_purge((char *)ss + (HAK_SS_SIZE - n), n);
-  ss->purged = 1;
-  hak_empty_count(ss->resident, false);
-  ss->resident = 0;
+  if (hak_heap_freeing(ss)) return;
+  lru_unlink(ss);
+  ss->next = *purge;
+  *purge = ss;
+}
+
+/* Purges the SuperSlabs lru_purge_one took out, whole (header too: the ring records them), and
+ * puts them in the ring, or unmaps one past the address-space bound or for which the ring has
+ * no room; then unmaps the list old. */
+static void lru_settle(hak_ss_t *purge, hak_ss_t *old)
+{
+  while (purge) {
+    hak_range_t r[64];
+    double at[64];
+    size_t n = 0;
+    for (; purge && n < 64; purge = purge->next, n++) { /* read before the header goes */
+      r[n] = (hak_range_t){purge, HAK_SS_SIZE};
+      at[n] = purge->cached_at;
+    }
+    hak_os_purge_many(r, n);
+    hak_ss_t *unkept = NULL;
+    size_t max_bytes = (size_t)hak_opt.SUPERSLAB_MAX_MEMORY_MB << 20;
+    pthread_mutex_lock(&lru.lock);
+    for (size_t i = 0; i < n; i++)
+      if ((lru.count + lru.kept + 1) * HAK_SS_SIZE > max_bytes || !ring_push(r[i].addr, at[i])) {
+        hak_ss_t *ss = r[i].addr;
+        ss->next = unkept;
+        unkept = ss;
+      }
+    pthread_mutex_unlock(&lru.lock);
+    release_list(unkept);
+  }
+  release_list(old);
 }
 
 /* Empty SuperSlabs cached for longer than the purge delay keep their address space (a reuse
- * costs page faults, not mmap) but give their pages back.  Oldest first, passing over those
- * purged already (or cached so, by a tier that knew its pages were gone). */
-static void lru_purge_locked(double now)
+ * costs page faults, not mmap) but give their pages back, oldest first. */
+static void lru_purge_locked(double now, hak_ss_t **purge)
 {
   double delay = hak_opt.SLAB_PURGE_MS / 1000.0;
-  for (hak_ss_t *ss = lru.list.tail; ss && now - ss->cached_at > delay; ss = ss->prev)
-    if (!ss->purged) lru_purge_one(ss);
+  for (hak_ss_t *ss = lru.list.tail, *prev; ss && now - ss->cached_at > delay; ss = prev) {
+    prev = ss->prev;
+    lru_purge_one(ss, purge);
+  }
 }
 
 void hak_pool_maintain(double now)
@@ -522,10 +654,10 @@ void hak_pool_maintain(double now)
     pthread_mutex_unlock(&pools[k].lock);
   }
   pthread_mutex_lock(&lru.lock);
-  hak_ss_t *old = lru_expire_locked(now, false);
-  lru_purge_locked(now);
+  hak_ss_t *purge = NULL, *old = lru_expire_locked(now, false, &purge);
+  lru_purge_locked(now, &purge);
   pthread_mutex_unlock(&lru.lock);
-  release_list(old);
+  lru_settle(purge, old);
 }
 
 size_t hak_pool_trim(void)
@@ -539,7 +671,7 @@ size_t hak_pool_trim(void)
     pthread_mutex_unlock(&pools[k].lock);
   }
   pthread_mutex_lock(&lru.lock);
-  hak_ss_t *all = lru_expire_locked(hak_os_now(), true);
+  hak_ss_t *all = lru_expire_locked(hak_os_now(), true, NULL);
   pthread_mutex_unlock(&lru.lock);
   return purged + release_list(all);
 }
@@ -568,6 +700,7 @@ void hak_pool_counts(hak_pool_counts_t *out)
 {
   pthread_mutex_lock(&lru.lock);
   out->ss_cached = lru.count;
+  out->ss_purged = lru.kept;
   out->ss_live = lru.live;
   out->ss_mapped_total = lru.mapped;
   out->ss_unmapped_total = lru.unmapped;

@@ -251,7 +251,8 @@ void hak_pool_unlock_all(bool child);
 
 /* Counts for statistics and tests. */
 typedef struct {
-  size_t ss_live, ss_cached, ss_mapped_total, ss_unmapped_total, bytes_mapped, bytes_peak;
+  size_t ss_live, ss_mapped_total, ss_unmapped_total, bytes_mapped, bytes_peak;
+  size_t ss_cached, ss_purged; /* in the LRU cache with their pages, and without */
   size_t slabs_active[HAK_SS_NKINDS];
 } hak_pool_counts_t;
 void hak_pool_counts(hak_pool_counts_t *out);

@@ -7,6 +7,11 @@ p=$(prog tiers_span)
 sub live $HAK_EMULATOR "$p" live
 sub "purge 200 ms" env HAKMEM_SLAB_PURGE_MS=200 HAKMEM_EMPTY_MAX_MB=1024 $HAK_EMULATOR "$p" purge 200
 sub "bound 4 MiB" env HAKMEM_SLAB_PURGE_MS=600000 HAKMEM_EMPTY_MAX_MB=4 $HAK_EMULATOR "$p" bound 4
+# The same purges with many ranges to one call (process_madvise where the kernel has it).
+sub "purge 200 ms, batched" env HAKMEM_PURGE_BATCH=1 HAKMEM_SLAB_PURGE_MS=200 HAKMEM_EMPTY_MAX_MB=1024 \
+  $HAK_EMULATOR "$p" purge 200
+sub "bound 4 MiB, batched" env HAKMEM_PURGE_BATCH=1 HAKMEM_SLAB_PURGE_MS=600000 HAKMEM_EMPTY_MAX_MB=4 \
+  $HAK_EMULATOR "$p" bound 4
 sub align $HAK_EMULATOR "$p" align
-sub threads env HAKMEM_SUPERSLAB_MAX_CACHED=0 $HAK_EMULATOR "$p" threads
+sub threads env HAKMEM_SUPERSLAB_MAX_CACHED=0 HAKMEM_SUPERSLAB_MAX_MEMORY_MB=0 $HAK_EMULATOR "$p" threads
 tt_done

@@ -2,6 +2,7 @@
  * mallinfo2 fields as hakmem defines them (src/override.c):
  *   arena  bytes mapped now        hblks   regions mapped now     hblkhd  bytes in caches
  *   ordblks SuperSlabs in the LRU   smblks  regions mapped so far  fsmblks regions unmapped so far
+ *   (with their pages)              uordblks SuperSlabs in the LRU as address space only
  *   fordblks BigCache bytes         keepcost BigCache hits so far
  * Options are set by each test's wrapper script: hakmem reads them once, at start-up. */
 #ifndef HAK_TIERS_H

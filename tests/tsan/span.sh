@@ -5,6 +5,6 @@
 tt_bin="${top_builddir:-.}/tests/tsan" tt_ext=.tsan
 . "${top_srcdir:-../..}/tests/tiers/run.sh"
 p=$(prog tiers_span)
-sub threads env HAKMEM_SUPERSLAB_MAX_CACHED=0 "$p" threads
+sub threads env HAKMEM_SUPERSLAB_MAX_CACHED=0 HAKMEM_SUPERSLAB_MAX_MEMORY_MB=0 "$p" threads
 sub align "$p" align
 tt_done
