@@ -377,7 +377,7 @@ void *hak_large_alloc(size_t size, size_t align, bool growing, bool *zeroed)
   size_t map = large_map_size(off + (size ? size : 1));
   hak_ss_t *ss = bc_take(bc_bucket(map), growing);
   /* A purged cached mapping reads as zero past its first page. */
-  *zeroed = ss == NULL || ss->purged;
+  *zeroed = ss == NULL || (ss->purged && hak_os_purge_zeroes());
   if (ss && ss->purged) {
     if (off < hak_os_page) memset((char *)ss + off, 0, hak_os_page - off);
     ss->purged = 0;

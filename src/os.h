@@ -16,10 +16,15 @@ void hak_os_init(void);
  * (a power of two, at least the page size).  size must be a multiple of the page size.
  * Returns NULL (errno ENOMEM) when the kernel refuses. */
 void *hak_os_map_aligned(size_t size, size_t align);
-/* Gives a mapping (or a page-aligned part of one) back to the kernel. */
-void hak_os_unmap(void *addr, size_t size);
-/* Keeps the addresses but lets the kernel take the pages back; they read as zero later. */
-void hak_os_purge(void *addr, size_t size);
+/* Gives a mapping (or a page-aligned part of one) back to the kernel; false if the kernel
+ * refused (ENOMEM: unmapping the middle of a mapping past vm.max_map_count). */
+bool hak_os_unmap(void *addr, size_t size);
+/* Keeps the addresses but lets the kernel take the pages back; they read as zero later.  False
+ * if the kernel refused (locked pages): the pages keep what they held. */
+bool hak_os_purge(void *addr, size_t size);
+/* Whether every purge so far succeeded; once one has not, no purged page may be taken to read
+ * as zero (the caller cannot always tell which failed). */
+bool hak_os_purge_zeroes(void);
 /* Gives back the pages of n ranges ({address, length}, page-aligned) at once.  With
  * HAKMEM_PURGE_BATCH, one process_madvise call covers up to 1024 of them, with one flush of
  * the other CPUs' TLBs instead of one per range, where the kernel takes it (Linux 6.15 on:
@@ -28,7 +33,7 @@ typedef struct {
   void *addr;
   size_t len;
 } hak_range_t;
-void hak_os_purge_many(const hak_range_t *r, size_t n);
+bool hak_os_purge_many(const hak_range_t *r, size_t n); /* false if any refused */
 /* Faults the pages in now (MADV_POPULATE_WRITE); quietly does nothing on older kernels. */
 void hak_os_populate(void *addr, size_t size);
 /* Moves a mapping to a larger size at a given address (mremap MREMAP_FIXED); false if not. */

@@ -91,22 +91,41 @@ void *hak_os_map_aligned(size_t size, size_t align)
   return a;
 }
 
-void hak_os_unmap(void *addr, size_t size)
+bool hak_os_unmap(void *addr, size_t size)
 {
   HAK_CHECK_PAGED(addr, size);
   uint64_t t0 = hak_prof_begin();
   int e = errno;
-  munmap(addr, size);
+  bool ok = munmap(addr, size) == 0;
   errno = e;
   hak_prof_end(HAK_PROF_UNMAP, t0);
+  return ok;
 }
 
-void hak_os_purge(void *addr, size_t size)
+/* Cleared for good by the first purge the kernel refuses (MADV_DONTNEED on locked pages, after
+ * mlockall(MCL_FUTURE), fails with EINVAL): from then on no page is taken to read as zero for
+ * having been purged. */
+static atomic_bool purges_zero = true;
+
+bool hak_os_purge_zeroes(void)
+{
+  return atomic_load_explicit(&purges_zero, memory_order_relaxed);
+}
+
+static bool purge_one(void *addr, size_t size)
 {
   HAK_CHECK_PAGED(addr, size);
+  if (madvise(addr, size, MADV_DONTNEED) == 0) return true;
+  atomic_store_explicit(&purges_zero, false, memory_order_relaxed);
+  return false;
+}
+
+bool hak_os_purge(void *addr, size_t size)
+{
   int e = errno;
-  madvise(addr, size, MADV_DONTNEED);
+  bool ok = purge_one(addr, size);
   errno = e;
+  return ok;
 }
 
 /* struct iovec, the same two fields in the same order */
@@ -118,11 +137,12 @@ _Static_assert(sizeof(hak_range_t) == sizeof(struct iovec) &&
 #define PIDFD_SELF_THREAD_GROUP -10001 /* the calling process, as a pidfd (Linux 6.15) */
 #endif
 
-void hak_os_purge_many(const hak_range_t *r, size_t n)
+bool hak_os_purge_many(const hak_range_t *r, size_t n)
 {
   static atomic_bool refused;
   int e = errno;
   size_t i = 0;
+  bool ok = true;
 #ifdef SYS_process_madvise
   while (hak_opt.PURGE_BATCH && n - i > 1 && !atomic_load_explicit(&refused, memory_order_relaxed)) {
     size_t k = HAK_MIN(n - i, (size_t)1024), bytes = 0; /* UIO_MAXIOV */
@@ -132,19 +152,21 @@ void hak_os_purge_many(const hak_range_t *r, size_t n)
     }
     long got = syscall(SYS_process_madvise, PIDFD_SELF_THREAD_GROUP, (const struct iovec *)(r + i),
                        k, MADV_DONTNEED, 0);
-    if (got < 0) { /* an older kernel, or a filter: madvise from now on */
-      atomic_store_explicit(&refused, true, memory_order_relaxed);
+    if (got < 0) {
+      /* an older kernel (no PIDFD_SELF, or advice it does not take here), or a filter that
+       * answers with an error: madvise from now on; any other error, for this call */
+      if (errno == EBADF || errno == EINVAL || errno == ENOSYS || errno == EPERM ||
+          errno == ESRCH)
+        atomic_store_explicit(&refused, true, memory_order_relaxed);
       break;
     }
     if ((size_t)got < bytes) break; /* stopped part way: the rest, again, one by one */
     i += k;
   }
 #endif
-  for (; i < n; i++) {
-    HAK_CHECK_PAGED(r[i].addr, r[i].len);
-    madvise(r[i].addr, r[i].len, MADV_DONTNEED);
-  }
+  for (; i < n; i++) ok &= purge_one(r[i].addr, r[i].len);
   errno = e;
+  return ok;
 }
 
 void hak_os_populate(void *addr, size_t size)

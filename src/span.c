@@ -88,6 +88,7 @@ static struct {
   hak_ss_t *bin[SPAN_BINS];  /* unowned regions with room, by their longest free run */
   struct { hak_ss_t *head, *tail; } dirty; /* regions with dirty pages, oldest first */
   unsigned kept;             /* wholly free regions kept binned */
+  size_t ndirty;             /* regions on the dirty list */
 } span = {.lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP};
 
 /* The locks spin a while before they sleep: they are held for a few hundred instructions, and
@@ -287,6 +288,7 @@ static void dirty_leave(hak_ss_t *ss)
   if (m->dirty_next) meta(m->dirty_next)->dirty_prev = m->dirty_prev;
   m->dirty_next = m->dirty_prev = NULL;
   m->on_dirty = 0;
+  __atomic_store_n(&span.ndirty, span.ndirty - 1, __ATOMIC_RELAXED); /* read without the lock */
 }
 
 /* Puts ss, not on the dirty list, at its tail: it has been dirty since now. */
@@ -300,6 +302,7 @@ static void dirty_join(hak_ss_t *ss, double now)
   else __atomic_store_n(&span.dirty.head, ss, __ATOMIC_RELAXED);
   span.dirty.tail = ss;
   m->on_dirty = 1;
+  __atomic_store_n(&span.ndirty, span.ndirty + 1, __ATOMIC_RELAXED);
 }
 
 /* A look without the lock: is a region on the dirty list? */
@@ -512,7 +515,7 @@ static void *take_run(hak_ss_t *ss, unsigned i, unsigned k, bool *zeroed)
   m->longest_exact = 0; /* longest stays a bound above it */
   m->free_units = (uint16_t)(m->free_units - k);
   m->blocks++;
-  *zeroed = zero;
+  *zeroed = zero && hak_os_purge_zeroes();
   return (char *)ss + ((size_t)i << SPAN_UNIT_SHIFT);
 }
 
@@ -886,16 +889,19 @@ size_t hak_span_purge(double now, bool all)
   double delay = hak_opt.SLAB_PURGE_MS / 1000.0;
   if (all) span_drain_all(now);
   size_t bytes = all ? span_trim_kept() : 0;
-  while (purge_oldest(now, all ? -1 : delay, SIZE_MAX, &bytes) != 0) {
-  }
+  /* at most as many regions as the list held: others' frees may refill it meanwhile */
+  for (size_t left = __atomic_load_n(&span.ndirty, __ATOMIC_RELAXED), n;
+       left && (n = purge_oldest(now, all ? -1 : delay, SIZE_MAX, &bytes)) != 0;)
+    left = left > n ? left - n : 0;
   return bytes;
 }
 
 void hak_span_purge_over(size_t max)
 {
   size_t bytes = 0;
-  while (purge_oldest(0, 1e300, max, &bytes) != 0) {
-  }
+  for (size_t left = __atomic_load_n(&span.ndirty, __ATOMIC_RELAXED), n;
+       left && (n = purge_oldest(0, 1e300, max, &bytes)) != 0;)
+    left = left > n ? left - n : 0;
 }
 
 void hak_span_counts(size_t *regions, size_t *blocks)

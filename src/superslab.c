@@ -82,7 +82,7 @@ void hak_empty_count(size_t bytes, bool add)
 }
 
 static void lru_purge_one(hak_ss_t *ss, hak_ss_t **purge);
-static void lru_settle(hak_ss_t *purge, hak_ss_t *old);
+static size_t lru_settle(hak_ss_t *purge, hak_ss_t *old, double now, bool all);
 
 static size_t ss_purgeable(void)
 {
@@ -119,12 +119,39 @@ void hak_ss_account(long bytes, int regions)
   pthread_mutex_unlock(&lru.lock);
 }
 
-/* Unmaps size bytes at ss, which hold `regions` regions side by side, each marked in the map. */
-static void ss_release_os(hak_ss_t *ss, size_t size, unsigned regions)
+/* Unmaps size bytes at ss, which hold `regions` regions side by side, each marked in the map.
+ * Where the kernel refuses (past vm.max_map_count the middle of a mapping cannot be cut out),
+ * they stay mapped and marked, empty (no pointer into them passes free's checks), and counted:
+ * lost address space, not a wrong count.  Returns the bytes unmapped. */
+static size_t ss_release_os(hak_ss_t *ss, size_t size, unsigned regions)
 {
   for (unsigned i = 0; i < regions; i++) hak_region_mark((char *)ss + i * HAK_SS_SIZE, false);
-  hak_os_unmap(ss, size);
+  if (!hak_os_unmap(ss, size)) {
+    for (unsigned i = 0; i < regions; i++) hak_region_mark((char *)ss + i * HAK_SS_SIZE, true);
+    return 0;
+  }
   hak_ss_account(-(long)size, -(int)regions);
+  return size;
+}
+
+/* Unmaps n regions given by address (sorted here), neighbours in one call; nothing is written
+ * in them, so that one whose pages are gone stays without.  Returns the bytes unmapped. */
+static size_t release_array(hak_ss_t **v, size_t n)
+{
+  for (size_t i = 1; i < n; i++) /* insertion sort: n is at most a few hundred */
+    for (size_t j = i; j > 0 && v[j - 1] > v[j]; j--) {
+      hak_ss_t *t = v[j];
+      v[j] = v[j - 1];
+      v[j - 1] = t;
+    }
+  size_t bytes = 0;
+  for (size_t i = 0; i < n;) {
+    unsigned run = 1;
+    while (i + run < n && (char *)v[i + run] == (char *)v[i] + run * HAK_SS_SIZE) run++;
+    bytes += ss_release_os(v[i], run * HAK_SS_SIZE, run);
+    i += run;
+  }
+  return bytes;
 }
 
 /* ---- the ring of SuperSlabs that keep only their address space ---- */
@@ -165,11 +192,14 @@ static hak_ss_t *ring_pop_newest(void)
   return lru.ring[(lru.first + --lru.kept) % lru.cap].ss;
 }
 
-/* Past the count bound the oldest SuperSlabs with pages are taken off the list, to give their
- * pages back and join the ring (*purge); past the address-space bound, or cached for longer
- * than the TTL, the oldest are taken out, the ring's first, to be unmapped; with all, every one
- * is.  Returns the list to unmap; both lists are linked through next, for lru_settle once the
- * caller drops the lock. */
+#define LRU_BYTES ((lru.count + lru.kept) * HAK_SS_SIZE)
+
+/* Past the count bound the oldest SuperSlabs on the list are taken off it, to give back their
+ * pages and join the ring (*purge), or, where the address-space bound leaves no room for one
+ * (0: none kept), to be unmapped; cached for longer than the TTL, or past the address-space
+ * bound with the ring empty, the oldest are taken out to be unmapped; with all, every one is.
+ * Returns the list to unmap; both lists are linked through next, for lru_settle once the
+ * caller drops the lock (which also applies the bounds to the ring). */
 static hak_ss_t *lru_expire_locked(double now, bool all, hak_ss_t **purge)
 {
   size_t max_count = (size_t)hak_opt.SUPERSLAB_MAX_CACHED;
@@ -179,26 +209,44 @@ static hak_ss_t *lru_expire_locked(double now, bool all, hak_ss_t **purge)
   hak_ss_t *ss, *prev;
   for (ss = lru.list.tail; !all && ss && lru.count > max_count; ss = prev) {
     prev = ss->prev;
-    lru_purge_one(ss, purge);
+    if (max_bytes >= HAK_SS_SIZE) {
+      lru_purge_one(ss, purge);
+    } else if (!hak_heap_freeing(ss)) {
+      lru_unlink(ss);
+      ss->next = out;
+      out = ss;
+    }
   }
-  /* Past it the cache goes down to half of the address-space bound at once, so that what
-   * leaves goes in a few calls (release_list joins neighbours), not one region per free. */
-#define LRU_BYTES ((lru.count + lru.kept) * HAK_SS_SIZE)
-  if (LRU_BYTES > max_bytes) max_bytes /= 2;
-  hak_kept_t *k;
-  while ((k = ring_oldest()) != NULL && (all || LRU_BYTES > max_bytes || now - k->at > ttl)) {
-    ss = ring_pop_oldest();
-    ss->next = out;
-    out = ss;
-  }
-  while ((ss = lru.list.tail) != NULL && (all || LRU_BYTES > max_bytes ||
-                                          now - ss->cached_at > ttl)) {
+  while ((ss = lru.list.tail) != NULL &&
+         (all || now - ss->cached_at > ttl || (!lru.kept && LRU_BYTES > max_bytes))) {
     lru_unlink(ss);
     ss->next = out;
     out = ss;
   }
-#undef LRU_BYTES
   return out;
+}
+
+/* Unmaps the ring's oldest entries while the cache is past the address-space bound (down to
+ * half of it at once, so that what leaves goes in few calls), or older than the TTL; with all,
+ * every one.  Their addresses are gathered apart: a store into one would fault a page back in
+ * (a huge page, where transparent huge pages are always on).  Returns the bytes unmapped. */
+static size_t ring_expire(double now, bool all)
+{
+  size_t max_bytes = (size_t)hak_opt.SUPERSLAB_MAX_MEMORY_MB << 20, bytes = 0;
+  double ttl = hak_opt.SUPERSLAB_TTL_SEC;
+  pthread_mutex_lock(&lru.lock);
+  if (LRU_BYTES > max_bytes) max_bytes /= 2;
+  for (;;) {
+    hak_ss_t *v[256];
+    size_t n = 0;
+    for (hak_kept_t *k; n < 256 && (k = ring_oldest()) != NULL &&
+                        (all || LRU_BYTES > max_bytes || now - k->at > ttl);)
+      v[n++] = ring_pop_oldest();
+    pthread_mutex_unlock(&lru.lock);
+    if (!n) return bytes;
+    bytes += release_array(v, n);
+    pthread_mutex_lock(&lru.lock);
+  }
 }
 
 /* Sorts a list linked through next by address (a merge sort: the list may hold thousands). */
@@ -261,8 +309,7 @@ static size_t release_list(hak_ss_t *list)
       run++;
       list = list->next;
     } while (list && (char *)list == (char *)first + run * HAK_SS_SIZE);
-    ss_release_os(first, run * HAK_SS_SIZE, run);
-    n += run * HAK_SS_SIZE;
+    n += ss_release_os(first, run * HAK_SS_SIZE, run);
   }
   return n;
 }
@@ -277,7 +324,7 @@ void hak_ss_give(hak_ss_t *ss, size_t resident)
   lru_link_locked(ss, now);
   hak_ss_t *purge = NULL, *old = lru_expire_locked(now, false, &purge);
   pthread_mutex_unlock(&lru.lock);
-  lru_settle(purge, old);
+  lru_settle(purge, old, now, false);
   hak_empty_enforce();
 }
 
@@ -293,9 +340,10 @@ static hak_ss_t *lru_get(bool *clean)
     ss->named = 0;
     lru_unlink(ss);
   }
-  hak_ss_t *purge = NULL, *old = lru_expire_locked(hak_os_now(), false, &purge);
+  double now = hak_os_now();
+  hak_ss_t *purge = NULL, *old = lru_expire_locked(now, false, &purge);
   pthread_mutex_unlock(&lru.lock);
-  lru_settle(purge, old);
+  lru_settle(purge, old, now, false);
   return ss;
 }
 
@@ -337,15 +385,13 @@ static hak_ss_t *ss_reserve_take(void)
   return ss;
 }
 
-/* Unmaps everything the cache holds; true if it held anything.  For when the address space runs
- * out (RLIMIT_AS, vm.max_map_count): the cache's address space is given up before a request
- * fails. */
-static bool lru_release_all(void)
+/* For when a mapping of size bytes fails, maybe for want of address space (RLIMIT_AS) or of
+ * commit charge (strict overcommit): the ring's address space, which holds no page, is given
+ * up and the caller tries again; true if there was any.  A request larger than any address
+ * space (2^46 bytes) does not empty it, nor are the SuperSlabs that keep their pages unmapped. */
+static bool ring_release_for(size_t size)
 {
-  pthread_mutex_lock(&lru.lock);
-  hak_ss_t *all = lru_expire_locked(0, true, NULL);
-  pthread_mutex_unlock(&lru.lock);
-  return release_list(all) > 0;
+  return size < ((size_t)1 << 46) && ring_expire(0, true) > 0;
 }
 
 static hak_ss_t *ss_map_once(size_t size)
@@ -356,7 +402,7 @@ static hak_ss_t *ss_map_once(size_t size)
 hak_ss_t *hak_ss_map(size_t size)
 {
   hak_ss_t *ss = ss_map_once(size);
-  if (!ss && lru_release_all()) ss = ss_map_once(size);
+  if (!ss && ring_release_for(size)) ss = ss_map_once(size);
   if (!ss) return NULL;
   if (hak_opt.SS_PREFAULT && size == HAK_SS_SIZE) hak_os_populate(ss, size);
   pthread_mutex_lock(&lru.lock);
@@ -547,7 +593,7 @@ void hak_empty_enforce(void)
     lru_purge_one(ss, &purge);
   }
   pthread_mutex_unlock(&lru.lock);
-  lru_settle(purge, NULL);
+  lru_settle(purge, NULL, hak_os_now(), false);
   hak_bigcache_purge_over(max);
   hak_span_purge_over(max);
   for (unsigned k = 0; k < HAK_SS_NKINDS; k++) {
@@ -604,33 +650,37 @@ static void lru_purge_one(hak_ss_t *ss, hak_ss_t **purge)
   *purge = ss;
 }
 
-/* Purges the SuperSlabs lru_purge_one took out, whole (header too: the ring records them), and
- * puts them in the ring, or unmaps one past the address-space bound or for which the ring has
- * no room; then unmaps the list old. */
-static void lru_settle(hak_ss_t *purge, hak_ss_t *old)
+/* After lru.lock is dropped: purges whole the SuperSlabs lru_purge_one took out (their headers
+ * too: the ring records them) and puts them in the ring, oldest first; unmaps one the kernel
+ * would not purge (it would not read as zero) or the ring has no room for; unmaps the list old;
+ * and applies the ring's bounds (ring_expire).  Returns the bytes unmapped. */
+static size_t lru_settle(hak_ss_t *purge, hak_ss_t *old, double now, bool all)
 {
+  hak_ss_t *oldest_first = NULL; /* lru_purge_one took them newest first */
   while (purge) {
+    hak_ss_t *next = purge->next;
+    purge->next = oldest_first;
+    oldest_first = purge;
+    purge = next;
+  }
+  size_t bytes = 0;
+  while (oldest_first) {
     hak_range_t r[64];
     double at[64];
-    size_t n = 0;
-    for (; purge && n < 64; purge = purge->next, n++) { /* read before the header goes */
-      r[n] = (hak_range_t){purge, HAK_SS_SIZE};
-      at[n] = purge->cached_at;
+    hak_ss_t *unkept[64];
+    size_t n = 0, nu = 0;
+    for (; oldest_first && n < 64; oldest_first = oldest_first->next, n++) {
+      r[n] = (hak_range_t){oldest_first, HAK_SS_SIZE}; /* read before the header goes */
+      at[n] = oldest_first->cached_at;
     }
-    hak_os_purge_many(r, n);
-    hak_ss_t *unkept = NULL;
-    size_t max_bytes = (size_t)hak_opt.SUPERSLAB_MAX_MEMORY_MB << 20;
+    bool zero = hak_os_purge_many(r, n);
     pthread_mutex_lock(&lru.lock);
     for (size_t i = 0; i < n; i++)
-      if ((lru.count + lru.kept + 1) * HAK_SS_SIZE > max_bytes || !ring_push(r[i].addr, at[i])) {
-        hak_ss_t *ss = r[i].addr;
-        ss->next = unkept;
-        unkept = ss;
-      }
+      if (!zero || !ring_push(r[i].addr, at[i])) unkept[nu++] = r[i].addr;
     pthread_mutex_unlock(&lru.lock);
-    release_list(unkept);
+    bytes += release_array(unkept, nu);
   }
-  release_list(old);
+  return bytes + release_list(old) + ring_expire(now, all);
 }
 
 /* Empty SuperSlabs cached for longer than the purge delay keep their address space (a reuse
@@ -657,7 +707,7 @@ void hak_pool_maintain(double now)
   hak_ss_t *purge = NULL, *old = lru_expire_locked(now, false, &purge);
   lru_purge_locked(now, &purge);
   pthread_mutex_unlock(&lru.lock);
-  lru_settle(purge, old);
+  lru_settle(purge, old, now, false);
 }
 
 size_t hak_pool_trim(void)
@@ -671,9 +721,10 @@ size_t hak_pool_trim(void)
     pthread_mutex_unlock(&pools[k].lock);
   }
   pthread_mutex_lock(&lru.lock);
-  hak_ss_t *all = lru_expire_locked(hak_os_now(), true, NULL);
+  double now = hak_os_now();
+  hak_ss_t *all = lru_expire_locked(now, true, NULL);
   pthread_mutex_unlock(&lru.lock);
-  return purged + release_list(all);
+  return purged + lru_settle(NULL, all, now, true);
 }
 
 void hak_pool_lock_all(void)
