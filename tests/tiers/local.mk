@@ -21,6 +21,7 @@
 #   giveback.sh     l. a thread's slabs that others emptied serve its other classes first
 #   span.sh         m. L2.5 spans: few mappings, purge and bound, aligned requests, threads
 #   background.sh   n. HAKMEM_BACKGROUND: started lazily, memory back with no call, fork
+#   locked.sh       o. under mlockall, where purges are refused, calloc still reads zero
 
 hak_tiers_progs = \
 	tests/tiers/tiers_reuse \
@@ -36,7 +37,8 @@ hak_tiers_progs = \
 	tests/tiers/tiers_empty \
 	tests/tiers/tiers_giveback \
 	tests/tiers/tiers_span \
-	tests/tiers/tiers_background
+	tests/tiers/tiers_background \
+	tests/tiers/tiers_locked
 
 check_PROGRAMS += $(hak_tiers_progs)
 hak_tiers_cflags = $(AM_CFLAGS) -fno-builtin
@@ -110,6 +112,11 @@ tests_tiers_tiers_background_CFLAGS = $(hak_tiers_cflags)
 tests_tiers_tiers_background_LDADD = $(hak_test_libs)
 tests_tiers_tiers_background_LDFLAGS = $(hak_test_link)
 
+tests_tiers_tiers_locked_SOURCES = tests/tiers/tiers_locked.c tests/tiers/tiers.h tests/tap.h
+tests_tiers_tiers_locked_CFLAGS = $(hak_tiers_cflags)
+tests_tiers_tiers_locked_LDADD = $(hak_test_libs)
+tests_tiers_tiers_locked_LDFLAGS = $(hak_test_link)
+
 hak_tiers_scripts = \
 	tests/tiers/reuse.sh \
 	tests/tiers/bigcache.sh \
@@ -124,7 +131,8 @@ hak_tiers_scripts = \
 	tests/tiers/empty.sh \
 	tests/tiers/giveback.sh \
 	tests/tiers/span.sh \
-	tests/tiers/background.sh
+	tests/tiers/background.sh \
+	tests/tiers/locked.sh
 
 dist_check_SCRIPTS += $(hak_tiers_scripts) tests/tiers/run.sh
 TESTS += $(hak_tiers_scripts)
