@@ -891,7 +891,7 @@ size_t hak_span_purge(double now, bool all)
   size_t bytes = all ? span_trim_kept() : 0;
   /* at most as many regions as the list held: others' frees may refill it meanwhile */
   for (size_t left = __atomic_load_n(&span.ndirty, __ATOMIC_RELAXED), n;
-       left && (n = purge_oldest(now, all ? -1 : delay, SIZE_MAX, &bytes)) != 0;)
+       left && (n = purge_oldest(now, all ? -1e300 : delay, SIZE_MAX, &bytes)) != 0;)
     left = left > n ? left - n : 0;
   return bytes;
 }

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Test m: the L2.5 tier (tiers_span.c): many live blocks in few mappings; free pages purged
-# after the delay, or at once past HAKMEM_EMPTY_MAX_MB; aligned requests; blocks freed by other
-# threads.
+# after the delay, or at once past HAKMEM_EMPTY_MAX_MB, or by malloc_trim; aligned requests;
+# blocks freed by other threads.
 . "${top_srcdir:-../..}/tests/tiers/run.sh"
 p=$(prog tiers_span)
 sub live $HAK_EMULATOR "$p" live
@@ -12,6 +12,7 @@ sub "purge 200 ms, batched" env HAKMEM_PURGE_BATCH=1 HAKMEM_SLAB_PURGE_MS=200 HA
   $HAK_EMULATOR "$p" purge 200
 sub "bound 4 MiB, batched" env HAKMEM_PURGE_BATCH=1 HAKMEM_SLAB_PURGE_MS=600000 HAKMEM_EMPTY_MAX_MB=4 \
   $HAK_EMULATOR "$p" bound 4
+sub trim env HAKMEM_SLAB_PURGE_MS=600000 HAKMEM_EMPTY_MAX_MB=1024 $HAK_EMULATOR "$p" trim
 sub align $HAK_EMULATOR "$p" align
 sub threads env HAKMEM_SUPERSLAB_MAX_CACHED=0 HAKMEM_SUPERSLAB_MAX_MEMORY_MB=0 $HAK_EMULATOR "$p" threads
 tt_done
