@@ -120,13 +120,6 @@ static bool purge_one(void *addr, size_t size)
   return false;
 }
 
-bool hak_os_purge(void *addr, size_t size)
-{
-  int e = errno;
-  bool ok = purge_one(addr, size);
-  errno = e;
-  return ok;
-}
 
 /* struct iovec, the same two fields in the same order */
 _Static_assert(sizeof(hak_range_t) == sizeof(struct iovec) &&
@@ -167,6 +160,11 @@ bool hak_os_purge_many(const hak_range_t *r, size_t n)
   for (; i < n; i++) ok &= purge_one(r[i].addr, r[i].len);
   errno = e;
   return ok;
+}
+
+bool hak_os_purge(void *addr, size_t size)
+{
+  return hak_os_purge_many(&(hak_range_t){addr, size}, 1);
 }
 
 void hak_os_populate(void *addr, size_t size)

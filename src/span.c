@@ -884,24 +884,28 @@ static void span_drain_all(double now)
   pthread_mutex_unlock(&span.lock);
 }
 
+/* purge_oldest until none is due, over at most as many regions as the list held: other
+ * threads' frees may refill it meanwhile.  Returns the bytes purged. */
+static size_t purge_due(double now, double age, size_t max)
+{
+  size_t bytes = 0;
+  for (size_t left = __atomic_load_n(&span.ndirty, __ATOMIC_RELAXED), n;
+       left && (n = purge_oldest(now, age, max, &bytes)) != 0;)
+    left = left > n ? left - n : 0;
+  return bytes;
+}
+
 size_t hak_span_purge(double now, bool all)
 {
   double delay = hak_opt.SLAB_PURGE_MS / 1000.0;
   if (all) span_drain_all(now);
   size_t bytes = all ? span_trim_kept() : 0;
-  /* at most as many regions as the list held: others' frees may refill it meanwhile */
-  for (size_t left = __atomic_load_n(&span.ndirty, __ATOMIC_RELAXED), n;
-       left && (n = purge_oldest(now, all ? -1e300 : delay, SIZE_MAX, &bytes)) != 0;)
-    left = left > n ? left - n : 0;
-  return bytes;
+  return bytes + purge_due(now, all ? -1e300 : delay, SIZE_MAX);
 }
 
 void hak_span_purge_over(size_t max)
 {
-  size_t bytes = 0;
-  for (size_t left = __atomic_load_n(&span.ndirty, __ATOMIC_RELAXED), n;
-       left && (n = purge_oldest(0, 1e300, max, &bytes)) != 0;)
-    left = left > n ? left - n : 0;
+  purge_due(0, 1e300, max);
 }
 
 void hak_span_counts(size_t *regions, size_t *blocks)

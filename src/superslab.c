@@ -194,6 +194,14 @@ static hak_ss_t *ring_pop_newest(void)
 
 #define LRU_BYTES ((lru.count + lru.kept) * HAK_SS_SIZE)
 
+/* ss leaves the list for *out, a list to unmap (linked through next); under lru.lock. */
+static void lru_take(hak_ss_t *ss, hak_ss_t **out)
+{
+  lru_unlink(ss);
+  ss->next = *out;
+  *out = ss;
+}
+
 /* Past the count bound the oldest SuperSlabs on the list are taken off it, to give back their
  * pages and join the ring (*purge), or, where the address-space bound leaves no room for one
  * (0: none kept), to be unmapped; cached for longer than the TTL, or past the address-space
@@ -209,20 +217,12 @@ static hak_ss_t *lru_expire_locked(double now, bool all, hak_ss_t **purge)
   hak_ss_t *ss, *prev;
   for (ss = lru.list.tail; !all && ss && lru.count > max_count; ss = prev) {
     prev = ss->prev;
-    if (max_bytes >= HAK_SS_SIZE) {
-      lru_purge_one(ss, purge);
-    } else if (!hak_heap_freeing(ss)) {
-      lru_unlink(ss);
-      ss->next = out;
-      out = ss;
-    }
+    if (max_bytes >= HAK_SS_SIZE) lru_purge_one(ss, purge);
+    else if (!hak_heap_freeing(ss)) lru_take(ss, &out);
   }
   while ((ss = lru.list.tail) != NULL &&
-         (all || now - ss->cached_at > ttl || (!lru.kept && LRU_BYTES > max_bytes))) {
-    lru_unlink(ss);
-    ss->next = out;
-    out = ss;
-  }
+         (all || now - ss->cached_at > ttl || (!lru.kept && LRU_BYTES > max_bytes)))
+    lru_take(ss, &out);
   return out;
 }
 
@@ -249,48 +249,29 @@ static size_t ring_expire(double now, bool all)
   }
 }
 
-/* Sorts a list linked through next by address (a merge sort: the list may hold thousands). */
-static hak_ss_t *sort_by_address(hak_ss_t *list)
-{
-  if (!list || !list->next) return list;
-  hak_ss_t *slow = list, *fast = list->next;
-  while (fast && fast->next) {
-    slow = slow->next;
-    fast = fast->next->next;
-  }
-  hak_ss_t *b = sort_by_address(slow->next);
-  slow->next = NULL;
-  hak_ss_t *a = sort_by_address(list), *out = NULL, **tail = &out;
-  while (a && b) {
-    hak_ss_t **least = a < b ? &a : &b;
-    *tail = *least;
-    tail = &(*least)->next;
-    *least = (*least)->next;
-  }
-  *tail = a ? a : b;
-  return out;
-}
-
-/* Unmaps a list of cached SuperSlabs (linked through next); neighbours in memory go in one
- * call. */
+/* Unmaps a list of cached SuperSlabs (linked through next), 256 at a time by release_array. */
 static size_t release_list(hak_ss_t *list)
 {
-  size_t n = 0;
+  size_t n = 0, k = 0;
   /* A region that another thread is still freeing into (its push done, its last look at the
    * slab's header not yet) stays mapped: back to the cache, as if just given, for a later
    * pass to take out, and not handed out while the name stays (lru_get): a new format could
    * make what the freer reads next look like a slab it should give back. */
-  hak_ss_t *busy = NULL, **at = &list;
-  while (*at) {
-    hak_ss_t *ss = *at;
+  hak_ss_t *busy = NULL, *v[256], *next;
+  for (hak_ss_t *ss = list; ss; ss = next) {
+    next = ss->next; /* read before a release_array unmaps ss */
     if (hak_heap_freeing(ss)) {
-      *at = ss->next;
       ss->next = busy;
       busy = ss;
-    } else {
-      at = &ss->next;
+      continue;
+    }
+    v[k++] = ss;
+    if (k == sizeof v / sizeof v[0]) {
+      n += release_array(v, k);
+      k = 0;
     }
   }
+  n += release_array(v, k);
   if (busy) {
     double now = hak_os_now();
     pthread_mutex_lock(&lru.lock);
@@ -300,16 +281,6 @@ static size_t release_list(hak_ss_t *list)
       lru_link_locked(ss, now);
     }
     pthread_mutex_unlock(&lru.lock);
-  }
-  list = sort_by_address(list);
-  while (list) {
-    hak_ss_t *first = list;
-    unsigned run = 0;
-    do {
-      run++;
-      list = list->next;
-    } while (list && (char *)list == (char *)first + run * HAK_SS_SIZE);
-    n += ss_release_os(first, run * HAK_SS_SIZE, run);
   }
   return n;
 }
@@ -549,10 +520,8 @@ hak_slab_t *hak_pool_take(unsigned kind, unsigned cls, hak_heap_t *heap)
     }
     pthread_mutex_unlock(&pool->lock);
     bool clean;
-    if ((fresh = lru_get(&clean)) != NULL)
-      memset(fresh, 0, offsetof(hak_ss_t, slabs) + sizeof fresh->slabs);
-    else
-      fresh = hak_ss_map(HAK_SS_SIZE);
+    if ((fresh = lru_get(&clean)) == NULL) fresh = hak_ss_map(HAK_SS_SIZE);
+    else if (!clean) memset(fresh, 0, offsetof(hak_ss_t, slabs) + sizeof fresh->slabs);
     if (!fresh) {
       errno = ENOMEM;
       return NULL;
@@ -644,10 +613,7 @@ void hak_pool_give(hak_slab_t *s)
  * free still reads (release_list) stays as it is, for a later pass. */
 static void lru_purge_one(hak_ss_t *ss, hak_ss_t **purge)
 {
-  if (hak_heap_freeing(ss)) return;
-  lru_unlink(ss);
-  ss->next = *purge;
-  *purge = ss;
+  if (!hak_heap_freeing(ss)) lru_take(ss, purge);
 }
 
 /* After lru.lock is dropped: purges whole the SuperSlabs lru_purge_one took out (their headers
