@@ -48,7 +48,7 @@ void hak_maintain(void)
 
 void hak_maintain_shared(double now)
 {
-  hak_heap_unpark(now, hak_opt.SLAB_PURGE_MS / 1000.0, UINT_MAX); /* before the pool's purge */
+  hak_heap_unpark(now, hak_purge_delay(), UINT_MAX); /* before the pool's purge */
   hak_pool_maintain(now);
   hak_span_purge(now, false);
   hak_bigcache_maintain(now);

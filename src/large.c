@@ -165,10 +165,16 @@ static void bc_purge_one(hak_ss_t *ss)
  * are at the tail, and the purged ones older still. */
 static void bc_purge_locked(double now)
 {
-  double delay = hak_opt.SLAB_PURGE_MS / 1000.0;
+  double delay = hak_purge_delay();
+  size_t aged = 0;
   for (int b = 0; b < BC_BUCKETS; b++)
     for (hak_ss_t *ss = bc.bucket[b].tail; ss && now - ss->cached_at > delay; ss = ss->prev)
-      if (!ss->purged) bc_purge_one(ss);
+      if (!ss->purged) {
+        aged += bc_resident(ss);
+        bc_purge_one(ss);
+        ss->purged = 2; /* by the delay: a hit soon after tells the learner */
+      }
+  hak_purge_note(aged, 0);
 }
 
 /* Takes out, while the cache is past its bounds, the oldest mappings; returns them linked
@@ -379,6 +385,8 @@ void *hak_large_alloc(size_t size, size_t align, bool growing, bool *zeroed)
   /* A purged cached mapping reads as zero past its first page. */
   *zeroed = ss == NULL || (ss->purged && hak_os_purge_zeroes());
   if (ss && ss->purged) {
+    if (ss->purged == 2 && hak_purge_retake_soon(ss->cached_at))
+      hak_purge_note(0, ss->map_size - hak_os_page);
     if (off < hak_os_page) memset((char *)ss + off, 0, hak_os_page - off);
     ss->purged = 0;
   }

@@ -14,18 +14,33 @@
  * slow paths fell by at least half of what the larger batch promises, undone otherwise (the
  * trips were not what cost, or the demand changed meanwhile), and then the class waits eight
  * dwell times before another try.  A class quiet for LEARN_QUIET windows goes back to its
- * default, so that its magazines shrink at their owners' next slow path.  Every change is
- * logged (HAKMEM_LEARN_LOG prints it at once; HAKMEM_STATS at exit). */
+ * default, so that its magazines shrink at their owners' next slow path.
+ *
+ * It also moves the purge delay (hak_purge_delay), from HAKMEM_SLAB_PURGE_MS up to
+ * HAKMEM_LEARN_PURGE_MAX_MS.  What it reads: the bytes that purges by age gave back and the
+ * bytes of purged memory taken into use again (a pool's clean slab, a SuperSlab from the ring,
+ * a purged cached mapping: each costs a page fault per page), which those slow paths add up.
+ * Why: a program that frees a burst and allocates it again a little later than the delay (a
+ * server between requests) pays the faults at every burst, and a longer delay saves them
+ * (bench_burst: half the time); meanwhile HAKMEM_EMPTY_MAX_MB still bounds what stays
+ * resident.  While purged memory comes back at PURGE_RAISE bytes a second or more, the delay
+ * is doubled on trial, judged after a dwell time (or four delays, if longer) as a class's
+ * batch is, and undone if that did not halve the rate; once purges by age come for
+ * LEARN_QUIET windows with nothing taken back, it returns to the option's value.  Every
+ * change is logged (HAKMEM_LEARN_LOG prints it at once; HAKMEM_STATS at exit). */
 #include <stdatomic.h>
 
 #include "learn.h"
 #include "options.h"
 #include "small.h"
 #include "stats.h"
+#include "superslab.h"
 
 #define LEARN_RAISE 10 /* slow paths per millisecond of window: 10,000 a second */
 #define LEARN_QUIET 50 /* windows with no slow path */
 #define LEARN_LOG_MAX 256
+#define PURGE_RAISE (8u << 20) /* bytes of purged memory taken back per second: 2,048 faults */
+#define PURGE_CLASS HAK_NCLASSES /* the "class" of a purge-delay decision in the log */
 
 typedef struct {
   uint64_t seen;          /* the slow-path count at the last look */
@@ -36,26 +51,40 @@ typedef struct {
   bool trial, started;
 } learn_class_t;
 
+/* The purge delay's state: as a class's, in bytes of purged memory taken back per second. */
+typedef struct {
+  uint64_t aged, retaken;    /* the totals at the last look */
+  uint64_t since_bytes;      /* taken back since `since` */
+  double since, base_rate;   /* base_rate: the rate before a trial */
+  double changed_at, wait_until;
+  unsigned ms, prev;         /* the delay (0 until the first look), and the one before a trial */
+  unsigned quiet;            /* windows in a row that purged by age and took nothing back */
+  bool trial;
+} learn_purge_t;
+
 static struct {
   learn_class_t cls[HAK_NCLASSES];
+  learn_purge_t purge;
   double t0, last;
   struct {
     double at;
-    unsigned cls, from, to;
-    uint64_t before, after;
+    unsigned cls, from, to; /* cls PURGE_CLASS: the purge delay, from and to in ms */
+    uint64_t before, after; /* slow paths per window; for the delay, KiB taken back a second */
     char what;            /* r: raised, k: kept, u: undone, q: quiet, back to the default */
   } log[LEARN_LOG_MAX];
   _Atomic(unsigned) logged; /* entries written (release: the report reads them at exit) */
   unsigned dropped;
 } L;
 
-static const char *why(char what)
+static const char *why(char what, bool purge)
 {
   switch (what) {
-  case 'r': return "raised: slow paths frequent";
-  case 'k': return "kept: slow paths fell";
-  case 'u': return "undone: slow paths did not fall enough";
-  default: return "back to the default: class quiet";
+  case 'r': return purge ? "raised: purged memory taken back soon after" : "raised: slow paths frequent";
+  case 'k': return purge ? "kept: less purged memory taken back" : "kept: slow paths fell";
+  case 'u': return purge ? "undone: as much purged memory taken back"
+                         : "undone: slow paths did not fall enough";
+  default: return purge ? "back to the default: purged memory not taken back"
+                        : "back to the default: class quiet";
   }
 }
 
@@ -63,16 +92,20 @@ static const char *why(char what)
 static void describe(char *buf, size_t cap, double at, unsigned c, unsigned from, unsigned to,
                      uint64_t before, uint64_t after, char what)
 {
-  char nums[64] = "";
-  if (what == 'r') hak_format(nums, sizeof nums, " (%zu slow paths in the window)", (size_t)before);
+  bool purge = c == PURGE_CLASS;
+  const char *unit = purge ? "KiB taken back a second" : "slow paths per window";
+  char nums[80] = "";
+  if (what == 'r') hak_format(nums, sizeof nums, " (%zu %s)", (size_t)before, unit);
   else if (what != 'q')
-    hak_format(nums, sizeof nums, " (%zu -> %zu slow paths per window)", (size_t)before,
-               (size_t)after);
-  char change[32];
-  if (what == 'k') hak_format(change, sizeof change, "batch %u", to);
-  else hak_format(change, sizeof change, "batch %u -> %u", from, to);
-  hak_format(buf, cap, "at %zu ms, class %u (%u B): %s, %s%s", (size_t)(at * 1000), c,
-             (unsigned)hak_class_size[c], change, why(what), nums);
+    hak_format(nums, sizeof nums, " (%zu -> %zu %s)", (size_t)before, (size_t)after, unit);
+  char change[48];
+  const char *knob = purge ? "purge delay" : "batch", *ms = purge ? " ms" : "";
+  if (what == 'k') hak_format(change, sizeof change, "%s %u%s", knob, to, ms);
+  else hak_format(change, sizeof change, "%s %u -> %u%s", knob, from, to, ms);
+  char who[40] = "";
+  if (!purge) hak_format(who, sizeof who, "class %u (%u B): ", c, (unsigned)hak_class_size[c]);
+  hak_format(buf, cap, "at %zu ms, %s%s, %s%s", (size_t)(at * 1000), who, change,
+             why(what, purge), nums);
 }
 
 static void decide(double now, unsigned c, unsigned from, unsigned to, uint64_t before,
@@ -94,6 +127,67 @@ static void decide(double now, unsigned c, unsigned from, unsigned to, uint64_t 
   }
 }
 
+/* One look at the purge delay (see the top of the file). */
+static void learn_purge(double now, double dwell)
+{
+  learn_purge_t *k = &L.purge;
+  unsigned def = (unsigned)hak_opt.SLAB_PURGE_MS, most = (unsigned)hak_opt.LEARN_PURGE_MAX_MS;
+  uint64_t aged, retaken;
+  hak_purge_totals(&aged, &retaken);
+  bool first = k->ms == 0;
+  uint64_t da = first ? 0 : aged - k->aged, dr = first ? 0 : retaken - k->retaken;
+  k->aged = aged, k->retaken = retaken;
+  if (first) {
+    k->ms = def;
+    k->since = now;
+    return;
+  }
+  if (most <= def) return;
+  k->since_bytes += dr;
+  double judge = HAK_MAX(dwell, 4 * k->ms / 1000.0), over = now - k->since;
+  if (k->trial) {
+    if (now - k->changed_at < judge) return;
+    k->trial = false;
+    double rate = k->since_bytes / over;
+    uint64_t before = (uint64_t)(k->base_rate / 1024), after = (uint64_t)(rate / 1024);
+    if (2 * rate > k->base_rate) {
+      decide(now, PURGE_CLASS, k->ms, k->prev, before, after, 'u');
+      k->ms = k->prev;
+      hak_purge_delay_set(k->ms == def ? 0 : k->ms);
+      k->wait_until = now + 8 * judge;
+    } else {
+      decide(now, PURGE_CLASS, k->ms, k->ms, before, after, 'k');
+    }
+    k->changed_at = k->since = now;
+    k->since_bytes = 0;
+    return;
+  }
+  k->quiet = dr ? 0 : da ? k->quiet + 1 : k->quiet;
+  if (k->quiet >= LEARN_QUIET && k->ms != def) {
+    decide(now, PURGE_CLASS, k->ms, def, 0, 0, 'q');
+    k->ms = def;
+    hak_purge_delay_set(0);
+    k->quiet = 0;
+    k->changed_at = k->since = now;
+    k->since_bytes = 0;
+    return;
+  }
+  if (over < dwell) return;
+  double rate = k->since_bytes / over;
+  if (rate >= PURGE_RAISE && k->ms < most && now - k->changed_at >= dwell && now >= k->wait_until) {
+    unsigned to = HAK_MIN(HAK_MAX(2 * k->ms, 10u), most);
+    decide(now, PURGE_CLASS, k->ms, to, (uint64_t)(rate / 1024), 0, 'r');
+    k->prev = k->ms;
+    k->ms = to;
+    hak_purge_delay_set(to);
+    k->base_rate = rate;
+    k->trial = true;
+    k->changed_at = now;
+  }
+  k->since = now; /* a rate over the last dwell time, not since the start */
+  k->since_bytes = 0;
+}
+
 void hak_learn_tick(double now)
 {
   double window = hak_opt.LEARN_WINDOW_MS / 1000.0, dwell = hak_opt.LEARN_DWELL_MS / 1000.0;
@@ -103,6 +197,7 @@ void hak_learn_tick(double now)
   L.last = now;
   uint64_t total[HAK_NCLASSES];
   hak_heap_slow_counts(total);
+  learn_purge(now, dwell);
   uint64_t raise = (uint64_t)(LEARN_RAISE * span * 1000);
   for (unsigned c = 0; c < HAK_NCLASSES; c++) {
     learn_class_t *k = &L.cls[c];

@@ -1271,7 +1271,7 @@ static unsigned heap_purge_idle(hak_heap_t *h, double now, double delay)
 
 void hak_heap_release_idle(double now, uint64_t *slabs, uint64_t *lists)
 {
-  double delay = hak_opt.SLAB_PURGE_MS / 1000.0;
+  double delay = hak_purge_delay();
   hak_slab_t *back = NULL, *s, *next;
   /* The heaps' lock only for the head of the list, so that threads start and exit meanwhile:
    * heaps are never unmapped, a heap's next_all never changes once it is on the list, and a

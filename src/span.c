@@ -897,10 +897,14 @@ static size_t purge_due(double now, double age, size_t max)
 
 size_t hak_span_purge(double now, bool all)
 {
-  double delay = hak_opt.SLAB_PURGE_MS / 1000.0;
-  if (all) span_drain_all(now);
-  size_t bytes = all ? span_trim_kept() : 0;
-  return bytes + purge_due(now, all ? -1e300 : delay, SIZE_MAX);
+  if (all) {
+    span_drain_all(now);
+    size_t bytes = span_trim_kept();
+    return bytes + purge_due(now, -1e300, SIZE_MAX);
+  }
+  size_t aged = purge_due(now, hak_purge_delay(), SIZE_MAX);
+  hak_purge_note(aged, 0);
+  return aged;
 }
 
 void hak_span_purge_over(size_t max)

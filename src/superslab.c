@@ -38,6 +38,7 @@ void hak_region_mark(const void *ss, bool ours)
 typedef struct {
   hak_ss_t *ss;
   double at; /* when it was cached */
+  bool aged; /* purged by the delay, not by a bound */
 } hak_kept_t;
 
 static struct {
@@ -45,7 +46,7 @@ static struct {
   hak_ss_list_t list;     /* with their pages */
   size_t count;           /* on the list */
   hak_kept_t *ring;       /* ring[(first + i) % cap] for i < kept; mapped, grown by doubling */
-  size_t cap, first, kept;
+  size_t cap, first, kept, ring_bytes; /* ring_bytes: its mapping, whole pages */
   size_t mapped, unmapped, live; /* regions mapped and unmapped in all, live now */
   size_t bytes_mapped, bytes_peak;
 } lru = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -81,6 +82,39 @@ void hak_empty_count(size_t bytes, bool add)
   }
 }
 
+/* ---- the purge delay ------------------------------------------------------------------- */
+static _Atomic(unsigned) purge_ms_learned;
+static _Atomic(uint64_t) purged_aged, purged_retaken;
+
+double hak_purge_delay(void)
+{
+  unsigned ms = atomic_load_explicit(&purge_ms_learned, memory_order_relaxed);
+  return (ms ? ms : (unsigned)hak_opt.SLAB_PURGE_MS) / 1000.0;
+}
+
+void hak_purge_delay_set(unsigned ms)
+{
+  atomic_store_explicit(&purge_ms_learned, ms, memory_order_relaxed);
+}
+
+void hak_purge_note(size_t aged, size_t retaken)
+{
+  if (!hak_opt.LEARN) return;
+  if (aged) atomic_fetch_add_explicit(&purged_aged, aged, memory_order_relaxed);
+  if (retaken) atomic_fetch_add_explicit(&purged_retaken, retaken, memory_order_relaxed);
+}
+
+bool hak_purge_retake_soon(double since)
+{
+  return hak_opt.LEARN && hak_os_now() - since <= hak_opt.LEARN_PURGE_MAX_MS / 1000.0;
+}
+
+void hak_purge_totals(uint64_t *aged, uint64_t *retaken)
+{
+  *aged = atomic_load_explicit(&purged_aged, memory_order_relaxed);
+  *retaken = atomic_load_explicit(&purged_retaken, memory_order_relaxed);
+}
+
 static void lru_purge_one(hak_ss_t *ss, hak_ss_t **purge);
 static size_t lru_settle(hak_ss_t *purge, hak_ss_t *old, double now, bool all);
 
@@ -96,6 +130,7 @@ static void lru_link_locked(hak_ss_t *ss, double now)
 {
   ss->cached_at = now;
   ss->listed = 1;
+  ss->aged = 0;
   hak_ss_list_push(&lru.list, ss);
   lru.count++;
   hak_empty_count(ss->resident, true);
@@ -158,19 +193,20 @@ static size_t release_array(hak_ss_t **v, size_t n)
 
 /* Records ss, which gave back all its pages, as the newest in the ring; false if the ring is
  * full and cannot grow. */
-static bool ring_push(hak_ss_t *ss, double at)
+static bool ring_push(hak_ss_t *ss, double at, bool aged)
 {
   if (lru.kept == lru.cap) {
-    size_t cap = lru.cap ? 2 * lru.cap : hak_os_page / sizeof(hak_kept_t);
-    hak_kept_t *ring = hak_os_map_aligned(cap * sizeof *ring, hak_os_page);
+    size_t bytes = lru.ring_bytes ? 2 * lru.ring_bytes : hak_os_page; /* whole pages */
+    hak_kept_t *ring = hak_os_map_aligned(bytes, hak_os_page);
     if (!ring) return false;
     for (size_t i = 0; i < lru.kept; i++) ring[i] = lru.ring[(lru.first + i) % lru.cap];
-    if (lru.ring) hak_os_unmap(lru.ring, lru.cap * sizeof *ring);
+    if (lru.ring) hak_os_unmap(lru.ring, lru.ring_bytes);
     lru.ring = ring;
-    lru.cap = cap;
+    lru.ring_bytes = bytes;
+    lru.cap = bytes / sizeof *ring;
     lru.first = 0;
   }
-  lru.ring[(lru.first + lru.kept++) % lru.cap] = (hak_kept_t){ss, at};
+  lru.ring[(lru.first + lru.kept++) % lru.cap] = (hak_kept_t){ss, at, aged};
   return true;
 }
 
@@ -187,9 +223,9 @@ static hak_ss_t *ring_pop_oldest(void)
   return ss;
 }
 
-static hak_ss_t *ring_pop_newest(void)
+static hak_kept_t ring_pop_newest(void)
 {
-  return lru.ring[(lru.first + --lru.kept) % lru.cap].ss;
+  return lru.ring[(lru.first + --lru.kept) % lru.cap];
 }
 
 #define LRU_BYTES ((lru.count + lru.kept) * HAK_SS_SIZE)
@@ -306,7 +342,9 @@ static hak_ss_t *lru_get(bool *clean)
   while (ss && ss->named && hak_heap_freeing(ss)) ss = ss->next;
   *clean = ss == NULL && lru.kept; /* from the ring: it reads as zero, header and all */
   if (*clean) {
-    ss = ring_pop_newest();
+    hak_kept_t k = ring_pop_newest();
+    ss = k.ss;
+    if (k.aged && hak_purge_retake_soon(k.at)) hak_purge_note(0, HAK_SS_SIZE);
   } else if (ss) {
     ss->named = 0;
     lru_unlink(ss);
@@ -426,20 +464,25 @@ static void slab_purge(hak_slab_t *s)
 }
 
 /* s, a dirty slab of pool, gives its pages back and becomes clean. */
-static void pool_purge_slab_locked(hak_pool_t *pool, hak_slab_t *s)
+static void pool_purge_slab_locked(hak_pool_t *pool, hak_slab_t *s, bool aged)
 {
   empty_unlink(pool, s);
   slab_purge(s);
+  s->aged = aged;
   hak_slab_list_push(&pool->clean, s, HAK_LIST_CLEAN);
 }
 
 /* Purges the dirty slabs that have been empty longer than the delay (all of them if all). */
 static void pool_purge_locked(hak_pool_t *pool, double now, bool all)
 {
-  double delay = hak_opt.SLAB_PURGE_MS / 1000.0;
+  double delay = hak_purge_delay();
   hak_slab_t *s;
-  while ((s = pool->dirty_tail) != NULL && (all || now - s->empty_since > delay))
-    pool_purge_slab_locked(pool, s);
+  size_t aged = 0;
+  while ((s = pool->dirty_tail) != NULL && (all || now - s->empty_since > delay)) {
+    aged += hak_slab_bytes(s);
+    pool_purge_slab_locked(pool, s, !all);
+  }
+  if (!all) hak_purge_note(aged, 0);
 }
 
 static void unused_push(hak_pool_t *pool, hak_ss_t *ss)
@@ -504,6 +547,8 @@ hak_slab_t *hak_pool_take(unsigned kind, unsigned cls, hak_heap_t *heap)
   pthread_mutex_lock(&pool->lock);
   for (;;) {
     if ((s = pool->dirty) != NULL || (s = pool->clean) != NULL) {
+      if (s->list != HAK_LIST_DIRTY && s->aged && hak_purge_retake_soon(s->empty_since))
+        hak_purge_note(0, hak_slab_bytes(s));
       empty_unlink(pool, s);
       break;
     }
@@ -571,7 +616,7 @@ void hak_empty_enforce(void)
     pthread_mutex_lock(&pool->lock);
     while (atomic_load_explicit(&empty_resident, memory_order_relaxed) > max &&
            (s = pool->dirty_tail) != NULL)
-      pool_purge_slab_locked(pool, s);
+      pool_purge_slab_locked(pool, s, false);
     pthread_mutex_unlock(&pool->lock);
   }
 }
@@ -633,16 +678,18 @@ static size_t lru_settle(hak_ss_t *purge, hak_ss_t *old, double now, bool all)
   while (oldest_first) {
     hak_range_t r[64];
     double at[64];
+    bool aged[64];
     hak_ss_t *unkept[64];
     size_t n = 0, nu = 0;
     for (; oldest_first && n < 64; oldest_first = oldest_first->next, n++) {
       r[n] = (hak_range_t){oldest_first, HAK_SS_SIZE}; /* read before the header goes */
       at[n] = oldest_first->cached_at;
+      aged[n] = oldest_first->aged;
     }
     bool zero = hak_os_purge_many(r, n);
     pthread_mutex_lock(&lru.lock);
     for (size_t i = 0; i < n; i++)
-      if (!zero || !ring_push(r[i].addr, at[i])) unkept[nu++] = r[i].addr;
+      if (!zero || !ring_push(r[i].addr, at[i], aged[i])) unkept[nu++] = r[i].addr;
     pthread_mutex_unlock(&lru.lock);
     bytes += release_array(unkept, nu);
   }
@@ -653,11 +700,15 @@ static size_t lru_settle(hak_ss_t *purge, hak_ss_t *old, double now, bool all)
  * costs page faults, not mmap) but give their pages back, oldest first. */
 static void lru_purge_locked(double now, hak_ss_t **purge)
 {
-  double delay = hak_opt.SLAB_PURGE_MS / 1000.0;
+  double delay = hak_purge_delay();
+  size_t aged = 0;
   for (hak_ss_t *ss = lru.list.tail, *prev; ss && now - ss->cached_at > delay; ss = prev) {
     prev = ss->prev;
+    aged += ss->resident;
+    ss->aged = 1;
     lru_purge_one(ss, purge);
   }
+  hak_purge_note(aged, 0);
 }
 
 void hak_pool_maintain(double now)

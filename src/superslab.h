@@ -77,7 +77,10 @@ typedef struct hak_slab {
   /* Wholly free on its owner's list, its bytes counted as empty memory (owned_emptied in
    * small.c); under the owner's list lock. */
   uint8_t counted;
-  char pad[15];
+  /* CLEAN, its pages given back by the purge delay rather than by a bound (under the pool
+   * lock): taking it soon after tells the learner the delay was short (hak_purge_note). */
+  uint8_t aged;
+  char pad[14];
 } hak_slab_t;
 
 /* EMPTY slabs are DIRTY (their pages still hold memory) until they have stayed empty for
@@ -102,9 +105,11 @@ typedef struct hak_ss {
   uint8_t next_unused;       /* slabs at or past this index have never been used */
   uint32_t in_use;           /* slabs ACTIVE: under the pool lock */
   uint8_t listed;            /* on the pool's with-unused list, or in the LRU cache */
-  uint8_t purged;            /* in the LRU cache with its pages given back */
+  uint8_t purged;            /* in the LRU cache with its pages given back; a large block in
+                                the BigCache: 1 given back by a bound, 2 by the purge delay */
   uint8_t named;             /* in the LRU cache, put back by a release that a remote free's
                                 name stopped (release_list): not handed out while named */
+  uint8_t aged;              /* leaving the LRU cache by the purge delay, not by a bound */
   struct hak_ss *next, *prev;
   double cached_at;          /* when it entered the LRU cache */
   size_t map_size;           /* large: bytes mapped */
@@ -228,6 +233,17 @@ void hak_empty_count(size_t bytes, bool add);
 size_t hak_empty_resident(void);
 size_t hak_empty_peak(void); /* the most it has been */
 void hak_empty_enforce(void);
+/* The purge delay, in seconds: HAKMEM_SLAB_PURGE_MS, or the longer one the learner set (learn.c,
+ * in milliseconds; 0 goes back to the option). */
+double hak_purge_delay(void);
+void hak_purge_delay_set(unsigned ms);
+/* Bytes the purge delay gave back (aged) and bytes of purged memory taken into use again
+ * (retaken), added by the slow paths that do either; the learner reads their totals. */
+void hak_purge_note(size_t aged, size_t retaken);
+/* True if memory purged by age and last freed at `since` is taken back soon enough that a
+ * longer delay, up to HAKMEM_LEARN_PURGE_MAX_MS, would have kept it (false with no learner). */
+bool hak_purge_retake_soon(double since);
+void hak_purge_totals(uint64_t *aged, uint64_t *retaken);
 
 /* A fresh (zeroed) SuperSlab-aligned region of size bytes (a multiple of the page), marked as
  * ours; and its release to the OS. */

@@ -30,6 +30,11 @@
  *              (HAKMEM_W_MAX), and frees each round whole on its fast path: with batches
  *              raised under it, no magazine may run past its limit, and every block must keep
  *              its pattern.
+ *   bursts N MS  N bursts of 16 MiB in mixed sizes (as idle's, every page written), each freed
+ *              whole and followed by MS milliseconds without a call, as a server between
+ *              requests: with the purge delay shorter than MS, each burst takes back the pages
+ *              the last one gave back, which makes the learner raise the delay; its decisions
+ *              are checked by background.sh.
  * Threads are counted from /proc/self/task with system calls only, so that counting never
  * allocates. */
 #include <dirent.h>
@@ -299,10 +304,30 @@ static void borrow(unsigned ms)
   ok(bad == 0, "%zu rounds, every block kept its pattern (%zu bad)", rounds, bad);
 }
 
+static void bursts(unsigned n, unsigned ms)
+{
+  plan(1);
+  static void *b[MAXBLOCKS / 2];
+  size_t bad = 0;
+  for (unsigned i = 0; i < n; i++) {
+    size_t k = burst(b, 16 * MiB, i + 1);
+    bad += k == 0 || k == MAXBLOCKS / 2; /* a malloc failed, or the sizes were not mixed */
+    for (size_t j = 0; j < k; j++) {
+      bad += *(unsigned char *)b[j] != 1;
+      free(b[j]);
+    }
+    sleep_ms(ms);
+  }
+  ok(bad == 0, "%u bursts of 16 MiB, %u ms apart, every block allocated and intact (%zu bad)", n,
+     ms, bad);
+}
+
 int main(int argc, char **argv)
 {
   int at_start = bg_threads(); /* before anything in main allocates */
-  if (argc < 2) bail_out("usage: tiers_background threads N | idle | kept | race | fork | churn MS | borrow MS");
+  if (argc < 2)
+    bail_out("usage: tiers_background threads N | idle | kept | race | fork | churn MS | "
+             "borrow MS | bursts N MS");
   watchdog(120);
   if (!strcmp(argv[1], "threads") && argc > 2) {
     plan(2);
@@ -323,6 +348,8 @@ int main(int argc, char **argv)
     churn((unsigned)atoi(argv[2]), argc > 3 && !strcmp(argv[3], "thread"));
   } else if (!strcmp(argv[1], "borrow") && argc > 2) {
     borrow((unsigned)atoi(argv[2]));
+  } else if (!strcmp(argv[1], "bursts") && argc > 3) {
+    bursts((unsigned)atoi(argv[2]), (unsigned)atoi(argv[3]));
   } else if (!strcmp(argv[1], "race")) {
     race();
   } else if (!strcmp(argv[1], "fork")) {
