@@ -78,6 +78,9 @@ BENCHMARKS = [
      "after the last free, both threads alive and idle"),
     ("phase", "bench_phase", ["256", "2000", "1"], ["128", "1000", "1"],
      "burst to 256 MiB (16 B..4 MiB), free all, idle 2 s, again; idle time not counted"),
+    ("burst_idle", "bench_burst", ["40", "32", "150", "1"], ["12", "32", "150", "1"],
+     "40 bursts of 32 MiB (16 B..64 KiB, every byte written), each freed and followed by 150 ms "
+     "idle; idle time not counted"),
     # Programs under bench/ruby/ run under the system's ruby; skipped when there is none.
     ("ruby_strings", "ruby/strings.rb", [], ["N=500000"],
      "ruby: 0..40 B strings into arrays, 1 in 50 kept a while, a 100 KB string every 10,000"),
