@@ -174,7 +174,7 @@ static void bc_purge_locked(double now)
         bc_purge_one(ss);
         ss->purged = 2; /* by the delay: a hit soon after tells the learner */
       }
-  hak_purge_note(aged, 0);
+  hak_purge_aged(aged);
 }
 
 /* Takes out, while the cache is past its bounds, the oldest mappings; returns them linked
@@ -385,8 +385,7 @@ void *hak_large_alloc(size_t size, size_t align, bool growing, bool *zeroed)
   /* A purged cached mapping reads as zero past its first page. */
   *zeroed = ss == NULL || (ss->purged && hak_os_purge_zeroes());
   if (ss && ss->purged) {
-    if (ss->purged == 2 && hak_purge_retake_soon(ss->cached_at))
-      hak_purge_note(0, ss->map_size - hak_os_page);
+    if (ss->purged == 2) hak_purge_retaken(ss->map_size - hak_os_page, ss->cached_at);
     if (off < hak_os_page) memset((char *)ss + off, 0, hak_os_page - off);
     ss->purged = 0;
   }

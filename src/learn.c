@@ -24,7 +24,7 @@
  * server between requests) pays the faults at every burst, and a longer delay saves them
  * (bench_burst: half the time); meanwhile HAKMEM_EMPTY_MAX_MB still bounds what stays
  * resident.  While purged memory comes back at PURGE_RAISE bytes a second or more, the delay
- * is doubled on trial, judged after a dwell time (or four delays, if longer) as a class's
+ * is raised on trial (past the longest time that memory took to come back, at least doubled), judged after a dwell time (or four delays, if longer) as a class's
  * batch is, and undone if that did not halve the rate; once purges by age come for
  * LEARN_QUIET windows with nothing taken back, it returns to the option's value.  Every
  * change is logged (HAKMEM_LEARN_LOG prints it at once; HAKMEM_STATS at exit). */
@@ -55,11 +55,12 @@ typedef struct {
 typedef struct {
   uint64_t aged, retaken;    /* the totals at the last look */
   uint64_t since_bytes;      /* taken back since `since` */
+  unsigned since_gap;        /* the longest free-to-retake time since `since`, ms */
   double since, base_rate;   /* base_rate: the rate before a trial */
   double changed_at, wait_until;
-  unsigned ms, prev;         /* the delay (0 until the first look), and the one before a trial */
+  unsigned ms, prev;         /* the delay, and the one before a trial */
   unsigned quiet;            /* windows in a row that purged by age and took nothing back */
-  bool trial;
+  bool trial, started;
 } learn_purge_t;
 
 static struct {
@@ -79,7 +80,8 @@ static struct {
 static const char *why(char what, bool purge)
 {
   switch (what) {
-  case 'r': return purge ? "raised: purged memory taken back soon after" : "raised: slow paths frequent";
+  case 'r': return purge ? "raised: purged memory taken back soon after"
+                         : "raised: slow paths frequent";
   case 'k': return purge ? "kept: less purged memory taken back" : "kept: slow paths fell";
   case 'u': return purge ? "undone: as much purged memory taken back"
                          : "undone: slow paths did not fall enough";
@@ -127,23 +129,33 @@ static void decide(double now, unsigned c, unsigned from, unsigned to, uint64_t 
   }
 }
 
+/* The rate of purged memory taken back is measured from now on. */
+static void purge_restart(learn_purge_t *k, double now)
+{
+  k->since = now;
+  k->since_bytes = 0;
+  k->since_gap = 0;
+}
+
 /* One look at the purge delay (see the top of the file). */
 static void learn_purge(double now, double dwell)
 {
   learn_purge_t *k = &L.purge;
   unsigned def = (unsigned)hak_opt.SLAB_PURGE_MS, most = (unsigned)hak_opt.LEARN_PURGE_MAX_MS;
   uint64_t aged, retaken;
-  hak_purge_totals(&aged, &retaken);
-  bool first = k->ms == 0;
-  uint64_t da = first ? 0 : aged - k->aged, dr = first ? 0 : retaken - k->retaken;
+  unsigned gap;
+  hak_purge_totals(&aged, &retaken, &gap);
+  uint64_t da = aged - k->aged, dr = retaken - k->retaken;
   k->aged = aged, k->retaken = retaken;
-  if (first) {
+  if (!k->started) {
+    k->started = true;
     k->ms = def;
-    k->since = now;
+    purge_restart(k, now);
     return;
   }
   if (most <= def) return;
   k->since_bytes += dr;
+  k->since_gap = HAK_MAX(k->since_gap, gap);
   double judge = HAK_MAX(dwell, 4 * k->ms / 1000.0), over = now - k->since;
   if (k->trial) {
     if (now - k->changed_at < judge) return;
@@ -158,8 +170,8 @@ static void learn_purge(double now, double dwell)
     } else {
       decide(now, PURGE_CLASS, k->ms, k->ms, before, after, 'k');
     }
-    k->changed_at = k->since = now;
-    k->since_bytes = 0;
+    k->changed_at = now;
+    purge_restart(k, now);
     return;
   }
   k->quiet = dr ? 0 : da ? k->quiet + 1 : k->quiet;
@@ -168,14 +180,17 @@ static void learn_purge(double now, double dwell)
     k->ms = def;
     hak_purge_delay_set(0);
     k->quiet = 0;
-    k->changed_at = k->since = now;
-    k->since_bytes = 0;
+    k->changed_at = now;
+    purge_restart(k, now);
     return;
   }
   if (over < dwell) return;
   double rate = k->since_bytes / over;
   if (rate >= PURGE_RAISE && k->ms < most && now - k->changed_at >= dwell && now >= k->wait_until) {
-    unsigned to = HAK_MIN(HAK_MAX(2 * k->ms, 10u), most);
+    /* Past the longest time memory took to come back, with a quarter to spare, and at least
+     * twice the delay: one step where a doubling at a time would be undone on the way. */
+    unsigned to = HAK_MAX(HAK_MAX(2 * k->ms, 10u), k->since_gap + k->since_gap / 4);
+    to = HAK_MIN(to, most);
     decide(now, PURGE_CLASS, k->ms, to, (uint64_t)(rate / 1024), 0, 'r');
     k->prev = k->ms;
     k->ms = to;
@@ -184,8 +199,7 @@ static void learn_purge(double now, double dwell)
     k->trial = true;
     k->changed_at = now;
   }
-  k->since = now; /* a rate over the last dwell time, not since the start */
-  k->since_bytes = 0;
+  purge_restart(k, now); /* a rate over the last dwell time, not since the start */
 }
 
 void hak_learn_tick(double now)

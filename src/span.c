@@ -903,7 +903,7 @@ size_t hak_span_purge(double now, bool all)
     return bytes + purge_due(now, -1e300, SIZE_MAX);
   }
   size_t aged = purge_due(now, hak_purge_delay(), SIZE_MAX);
-  hak_purge_note(aged, 0);
+  hak_purge_aged(aged);
   return aged;
 }
 

@@ -85,6 +85,7 @@ void hak_empty_count(size_t bytes, bool add)
 /* ---- the purge delay ------------------------------------------------------------------- */
 static _Atomic(unsigned) purge_ms_learned;
 static _Atomic(uint64_t) purged_aged, purged_retaken;
+static _Atomic(unsigned) retaken_gap; /* the longest free-to-retake time since the last look, ms */
 
 double hak_purge_delay(void)
 {
@@ -97,22 +98,30 @@ void hak_purge_delay_set(unsigned ms)
   atomic_store_explicit(&purge_ms_learned, ms, memory_order_relaxed);
 }
 
-void hak_purge_note(size_t aged, size_t retaken)
+void hak_purge_aged(size_t bytes)
+{
+  if (hak_opt.LEARN && bytes) atomic_fetch_add_explicit(&purged_aged, bytes, memory_order_relaxed);
+}
+
+void hak_purge_retaken(size_t bytes, double freed_at)
 {
   if (!hak_opt.LEARN) return;
-  if (aged) atomic_fetch_add_explicit(&purged_aged, aged, memory_order_relaxed);
-  if (retaken) atomic_fetch_add_explicit(&purged_retaken, retaken, memory_order_relaxed);
+  double gap = hak_os_now() - freed_at;
+  if (gap > hak_opt.LEARN_PURGE_MAX_MS / 1000.0) return; /* no delay it may set kept it */
+  atomic_fetch_add_explicit(&purged_retaken, bytes, memory_order_relaxed);
+  unsigned ms = (unsigned)(gap * 1000) + 1;
+  unsigned was = atomic_load_explicit(&retaken_gap, memory_order_relaxed);
+  while (ms > was && !atomic_compare_exchange_weak_explicit(&retaken_gap, &was, ms,
+                                                            memory_order_relaxed,
+                                                            memory_order_relaxed)) {
+  }
 }
 
-bool hak_purge_retake_soon(double since)
-{
-  return hak_opt.LEARN && hak_os_now() - since <= hak_opt.LEARN_PURGE_MAX_MS / 1000.0;
-}
-
-void hak_purge_totals(uint64_t *aged, uint64_t *retaken)
+void hak_purge_totals(uint64_t *aged, uint64_t *retaken, unsigned *gap_ms)
 {
   *aged = atomic_load_explicit(&purged_aged, memory_order_relaxed);
   *retaken = atomic_load_explicit(&purged_retaken, memory_order_relaxed);
+  *gap_ms = atomic_exchange_explicit(&retaken_gap, 0, memory_order_relaxed);
 }
 
 static void lru_purge_one(hak_ss_t *ss, hak_ss_t **purge);
@@ -344,7 +353,7 @@ static hak_ss_t *lru_get(bool *clean)
   if (*clean) {
     hak_kept_t k = ring_pop_newest();
     ss = k.ss;
-    if (k.aged && hak_purge_retake_soon(k.at)) hak_purge_note(0, HAK_SS_SIZE);
+    if (k.aged) hak_purge_retaken(HAK_SS_SIZE, k.at);
   } else if (ss) {
     ss->named = 0;
     lru_unlink(ss);
@@ -482,7 +491,7 @@ static void pool_purge_locked(hak_pool_t *pool, double now, bool all)
     aged += hak_slab_bytes(s);
     pool_purge_slab_locked(pool, s, !all);
   }
-  if (!all) hak_purge_note(aged, 0);
+  if (!all) hak_purge_aged(aged);
 }
 
 static void unused_push(hak_pool_t *pool, hak_ss_t *ss)
@@ -547,8 +556,8 @@ hak_slab_t *hak_pool_take(unsigned kind, unsigned cls, hak_heap_t *heap)
   pthread_mutex_lock(&pool->lock);
   for (;;) {
     if ((s = pool->dirty) != NULL || (s = pool->clean) != NULL) {
-      if (s->list != HAK_LIST_DIRTY && s->aged && hak_purge_retake_soon(s->empty_since))
-        hak_purge_note(0, hak_slab_bytes(s));
+      if (s->list != HAK_LIST_DIRTY && s->aged)
+        hak_purge_retaken(hak_slab_bytes(s), s->empty_since); /* its pages fault in again */
       empty_unlink(pool, s);
       break;
     }
@@ -708,7 +717,7 @@ static void lru_purge_locked(double now, hak_ss_t **purge)
     ss->aged = 1;
     lru_purge_one(ss, purge);
   }
-  hak_purge_note(aged, 0);
+  hak_purge_aged(aged);
 }
 
 void hak_pool_maintain(double now)

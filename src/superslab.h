@@ -78,7 +78,7 @@ typedef struct hak_slab {
    * small.c); under the owner's list lock. */
   uint8_t counted;
   /* CLEAN, its pages given back by the purge delay rather than by a bound (under the pool
-   * lock): taking it soon after tells the learner the delay was short (hak_purge_note). */
+   * lock): taking it soon after tells the learner the delay was short (hak_purge_retaken). */
   uint8_t aged;
   char pad[14];
 } hak_slab_t;
@@ -237,13 +237,14 @@ void hak_empty_enforce(void);
  * in milliseconds; 0 goes back to the option). */
 double hak_purge_delay(void);
 void hak_purge_delay_set(unsigned ms);
-/* Bytes the purge delay gave back (aged) and bytes of purged memory taken into use again
- * (retaken), added by the slow paths that do either; the learner reads their totals. */
-void hak_purge_note(size_t aged, size_t retaken);
-/* True if memory purged by age and last freed at `since` is taken back soon enough that a
- * longer delay, up to HAKMEM_LEARN_PURGE_MAX_MS, would have kept it (false with no learner). */
-bool hak_purge_retake_soon(double since);
-void hak_purge_totals(uint64_t *aged, uint64_t *retaken);
+/* What the learner reads of the purge delay, added by the slow paths (nothing without
+ * HAKMEM_LEARN): bytes that purges by age gave back, and bytes of memory purged by age, last
+ * freed at freed_at, taken into use again soon enough that a longer delay, up to
+ * HAKMEM_LEARN_PURGE_MAX_MS, would have kept it.  hak_purge_totals gives both totals and the
+ * longest such free-to-retake time since its last call (0 if none), in milliseconds. */
+void hak_purge_aged(size_t bytes);
+void hak_purge_retaken(size_t bytes, double freed_at);
+void hak_purge_totals(uint64_t *aged, uint64_t *retaken, unsigned *gap_ms);
 
 /* A fresh (zeroed) SuperSlab-aligned region of size bytes (a multiple of the page), marked as
  * ours; and its release to the OS. */
