@@ -1,7 +1,8 @@
 /* bench_burst: a server that handles a burst of requests, then waits.  Each of `bursts` rounds
- * allocates about `mib` MiB in blocks of 16 B .. 64 KiB (log-uniform sizes, every byte
- * written, as a request's buffers are), frees them all, and sleeps `idle_ms`.  Prints the time
- * spent in the bursts (the sleeps excluded), the peak RSS and the resident set at the end.
+ * allocates about `mib` MiB in blocks of 16 B .. 64 KiB (a power of two picked at random, then
+ * a size up to twice it; every byte written, as a request's buffers are), frees them all, and
+ * sleeps `idle_ms`.  Prints the time spent in the bursts (the sleeps excluded), the peak RSS
+ * and the resident set at the end.
  *
  * An allocator that gives empty memory back after a delay shorter than the idle time pays
  * for it at every burst, in page faults; one that keeps it longer holds it through the idle
@@ -39,9 +40,8 @@ int main(int argc, char **argv)
     double t0 = bench_now();
     size_t n = 0, bytes = 0;
     while (bytes < (size_t)mib << 20 && n < cap) {
-      size_t size = (size_t)16 << bench_rng_range(&rng, 0, 12); /* 16 B .. 64 KiB */
-      size = bench_rng_range(&rng, size, size * 2 - 1) & 0xffff;
-      size = size < 16 ? 16 : size;
+      size_t size = (size_t)16 << bench_rng_range(&rng, 0, 11); /* 16 B .. 64 KiB */
+      size = bench_rng_range(&rng, size, size * 2 - 1);
       unsigned char *p = malloc(size);
       if (!p) {
         fprintf(stderr, "malloc(%zu) failed\n", size);
