@@ -124,7 +124,7 @@ void hak_purge_totals(uint64_t *aged, uint64_t *retaken, unsigned *gap_ms)
   *gap_ms = atomic_exchange_explicit(&retaken_gap, 0, memory_order_relaxed);
 }
 
-static void lru_purge_one(hak_ss_t *ss, hak_ss_t **purge);
+static bool lru_purge_one(hak_ss_t *ss, hak_ss_t **purge);
 static size_t lru_settle(hak_ss_t *purge, hak_ss_t *old, double now, bool all);
 
 static size_t ss_purgeable(void)
@@ -664,10 +664,12 @@ void hak_pool_give(hak_slab_t *s)
 
 /* A cached SuperSlab leaves the list, under lru.lock, to give back every page and join the
  * ring (lru_settle, after the lock is dropped: the purge is a system call).  One that a remote
- * free still reads (release_list) stays as it is, for a later pass. */
-static void lru_purge_one(hak_ss_t *ss, hak_ss_t **purge)
+ * free still reads (release_list) stays as it is, for a later pass: false. */
+static bool lru_purge_one(hak_ss_t *ss, hak_ss_t **purge)
 {
-  if (!hak_heap_freeing(ss)) lru_take(ss, purge);
+  if (hak_heap_freeing(ss)) return false;
+  lru_take(ss, purge);
+  return true;
 }
 
 /* After lru.lock is dropped: purges whole the SuperSlabs lru_purge_one took out (their headers
@@ -713,9 +715,10 @@ static void lru_purge_locked(double now, hak_ss_t **purge)
   size_t aged = 0;
   for (hak_ss_t *ss = lru.list.tail, *prev; ss && now - ss->cached_at > delay; ss = prev) {
     prev = ss->prev;
-    aged += ss->resident;
+    size_t resident = ss->resident; /* read before it leaves the list */
     ss->aged = 1;
-    lru_purge_one(ss, purge);
+    if (lru_purge_one(ss, purge)) aged += resident;
+    else ss->aged = 0; /* a remote free still reads it: it stays, not purged by age */
   }
   hak_purge_aged(aged);
 }
