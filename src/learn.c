@@ -24,10 +24,11 @@
  * server between requests) pays the faults at every burst, and a longer delay saves them
  * (bench_burst: half the time); meanwhile HAKMEM_EMPTY_MAX_MB still bounds what stays
  * resident.  While purged memory comes back at PURGE_RAISE bytes a second or more, the delay
- * is raised on trial (past the longest time that memory took to come back, at least doubled), judged after a dwell time (or four delays, if longer) as a class's
- * batch is, and undone if that did not halve the rate; once purges by age come for
- * LEARN_QUIET windows with nothing taken back, it returns to the option's value.  Every
- * change is logged (HAKMEM_LEARN_LOG prints it at once; HAKMEM_STATS at exit). */
+ * is raised on trial (past the longest time that memory took to come back, at least doubled),
+ * judged after a dwell time (or four delays, if longer) as a class's batch is, and undone if
+ * that did not halve the rate; once purges by age come for LEARN_QUIET windows with nothing
+ * taken back, it returns to the option's value.  Every change is logged (HAKMEM_LEARN_LOG
+ * prints it at once; HAKMEM_STATS at exit). */
 #include <stdatomic.h>
 
 #include "learn.h"
@@ -129,6 +130,14 @@ static void decide(double now, unsigned c, unsigned from, unsigned to, uint64_t 
   }
 }
 
+/* The learner sets the purge delay to ms, now. */
+static void purge_move(learn_purge_t *k, double now, unsigned ms)
+{
+  k->ms = ms;
+  hak_purge_delay_set(ms);
+  k->changed_at = now;
+}
+
 /* The rate of purged memory taken back is measured from now on. */
 static void purge_restart(learn_purge_t *k, double now)
 {
@@ -164,23 +173,20 @@ static void learn_purge(double now, double dwell)
     uint64_t before = (uint64_t)(k->base_rate / 1024), after = (uint64_t)(rate / 1024);
     if (2 * rate > k->base_rate) {
       decide(now, PURGE_CLASS, k->ms, k->prev, before, after, 'u');
-      k->ms = k->prev;
-      hak_purge_delay_set(k->ms == def ? 0 : k->ms);
+      purge_move(k, now, k->prev);
       k->wait_until = now + 8 * judge;
     } else {
       decide(now, PURGE_CLASS, k->ms, k->ms, before, after, 'k');
+      k->changed_at = now;
     }
-    k->changed_at = now;
     purge_restart(k, now);
     return;
   }
   k->quiet = dr ? 0 : da ? k->quiet + 1 : k->quiet;
   if (k->quiet >= LEARN_QUIET && k->ms != def) {
     decide(now, PURGE_CLASS, k->ms, def, 0, 0, 'q');
-    k->ms = def;
-    hak_purge_delay_set(0);
+    purge_move(k, now, def);
     k->quiet = 0;
-    k->changed_at = now;
     purge_restart(k, now);
     return;
   }
@@ -193,11 +199,9 @@ static void learn_purge(double now, double dwell)
     to = HAK_MIN(to, most);
     decide(now, PURGE_CLASS, k->ms, to, (uint64_t)(rate / 1024), 0, 'r');
     k->prev = k->ms;
-    k->ms = to;
-    hak_purge_delay_set(to);
+    purge_move(k, now, to);
     k->base_rate = rate;
     k->trial = true;
-    k->changed_at = now;
   }
   purge_restart(k, now); /* a rate over the last dwell time, not since the start */
 }

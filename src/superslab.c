@@ -715,10 +715,9 @@ static void lru_purge_locked(double now, hak_ss_t **purge)
   size_t aged = 0;
   for (hak_ss_t *ss = lru.list.tail, *prev; ss && now - ss->cached_at > delay; ss = prev) {
     prev = ss->prev;
-    size_t resident = ss->resident; /* read before it leaves the list */
+    if (!lru_purge_one(ss, purge)) continue; /* a remote free still reads it: it stays */
     ss->aged = 1;
-    if (lru_purge_one(ss, purge)) aged += resident;
-    else ss->aged = 0; /* a remote free still reads it: it stays, not purged by age */
+    aged += ss->resident;
   }
   hak_purge_aged(aged);
 }

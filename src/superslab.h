@@ -233,8 +233,8 @@ void hak_empty_count(size_t bytes, bool add);
 size_t hak_empty_resident(void);
 size_t hak_empty_peak(void); /* the most it has been */
 void hak_empty_enforce(void);
-/* The purge delay, in seconds: HAKMEM_SLAB_PURGE_MS, or the longer one the learner set (learn.c,
- * in milliseconds; 0 goes back to the option). */
+/* The purge delay, in seconds: HAKMEM_SLAB_PURGE_MS until the learner sets one (learn.c, in
+ * milliseconds). */
 double hak_purge_delay(void);
 void hak_purge_delay_set(unsigned ms);
 /* What the learner reads of the purge delay, added by the slow paths (nothing without
