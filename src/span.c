@@ -76,6 +76,11 @@ typedef struct hak_span_meta {
   uint64_t start[SPAN_WORDS]; /* units that start a block */
   uint64_t clean[SPAN_MAXPAGES / 64]; /* pages that read as zero: wholly free */
   uint64_t dirty[SPAN_MAXPAGES / 64]; /* wholly free pages that are not clean */
+  /* Dirty pages freed since dirty_at, while on the dirty list, the last of them at young_at: a
+   * purge by age leaves them for the next unless they are due too, so that each page keeps its
+   * pages for the delay, not only the region's first. */
+  uint64_t young[SPAN_MAXPAGES / 64];
+  double young_at;
 } hak_span_meta_t;
 
 _Static_assert(offsetof(hak_ss_t, slabs) + sizeof(hak_slab_t) + sizeof(hak_span_meta_t) <=
@@ -318,21 +323,25 @@ typedef struct {
   size_t n;
 } purge_batch_t;
 
-/* Lists the dirty pages of ss, under its lock, off the dirty list, to be given back to the OS;
- * they are clean from then on.  One range covers a run of free pages, clean ones among the
- * dirty (a clean page given back again stays clean), so that scattered dirty pages cost few.
- * Pages never touched since they were counted cost the kernel nothing here, so there is no look
- * first at which it holds.  Returns the bytes it will purge. */
-static size_t purge_add(purge_batch_t *b, hak_ss_t *ss)
+/* Lists the dirty pages of ss, under its lock, to be given back to the OS, all of them or only
+ * those older than its time on the dirty list (old_only: not young); they are clean from then
+ * on, and the young ones, if left, are no longer young.  One range covers a run of free pages,
+ * clean ones among the dirty (a clean page given back again stays clean), so that scattered
+ * dirty pages cost few; a range never covers a page left dirty.  Pages never touched since they
+ * were counted cost the kernel nothing here, so there is no look first at which it holds.
+ * Returns the bytes it will purge. */
+static size_t purge_add(purge_batch_t *b, hak_ss_t *ss, bool old_only)
 {
   hak_span_meta_t *m = meta(ss);
-  uint64_t any[SPAN_MAXPAGES / 64], none[SPAN_MAXPAGES / 64]; /* free pages, and the others */
+  uint64_t pick[SPAN_MAXPAGES / 64], any[SPAN_MAXPAGES / 64], none[SPAN_MAXPAGES / 64];
   for (unsigned w = 0; w < SPAN_MAXPAGES / 64; w++) {
-    any[w] = m->dirty[w] | m->clean[w];
+    pick[w] = m->dirty[w] & (old_only ? ~m->young[w] : ~(uint64_t)0);
+    any[w] = pick[w] | m->clean[w]; /* pages a range may cover */
     none[w] = ~any[w];
+    m->young[w] = 0;
   }
   unsigned purged = 0;
-  for (unsigned i = 0, d; (d = next_bit(m->dirty, i, SPAN_MAXPAGES, true)) < SPAN_MAXPAGES;) {
+  for (unsigned i = 0, d; (d = next_bit(pick, i, SPAN_MAXPAGES, true)) < SPAN_MAXPAGES;) {
     unsigned lo = HAK_MAX(i, prev_bit_end(none, d)), hi = next_bit(any, d, SPAN_MAXPAGES, false);
     if (b->n == sizeof b->r / sizeof b->r[0]) {
       hak_os_purge_many(b->r, b->n);
@@ -340,7 +349,7 @@ static size_t purge_add(purge_batch_t *b, hak_ss_t *ss)
     }
     b->r[b->n++] = (hak_range_t){(char *)ss + ((size_t)lo << page_shift),
                                  (size_t)(hi - lo) << page_shift};
-    purged += bits_count(m->dirty, lo, hi - lo);
+    purged += bits_count(pick, lo, hi - lo);
     bits_set(m->dirty, lo, hi - lo, false);
     bits_set(m->clean, lo, hi - lo, true);
     i = hi;
@@ -351,34 +360,43 @@ static size_t purge_add(purge_batch_t *b, hak_ss_t *ss)
 }
 
 /* The oldest regions on the dirty list, while they have been there for longer than `age`
- * seconds or the empty memory is past max, leave it and give their dirty pages back.  The list
- * lock is held only to choose them, since every relist of another thread waits on it and a
- * purge is a system call; each region's lock is held until its pages are gone.  With
- * HAKMEM_PURGE_BATCH up to 16 regions go in one call: the first region's lock is waited for,
- * the others' only tried (a thread holds one region lock at most but here), so no two threads
- * wait on each other.  Returns how many regions were purged (0 once none is due), and adds
- * the bytes purged to *bytes. */
+ * seconds or the empty memory is past max, give their dirty pages back.  Past max they give
+ * them all and leave the list; by age, all unless young ones are not due yet: then only those
+ * dirty before its time on the list, and it goes to the list's tail as dirty since now (each
+ * page keeps its pages from age to about twice that).  The list lock is held only to choose them, since every relist of
+ * another thread waits on it and a purge is a system call; each region's lock is held until its
+ * pages are gone.  With HAKMEM_PURGE_BATCH up to 16 regions go in one call: the first region's
+ * lock is waited for, the others' only tried (a thread holds one region lock at most but here),
+ * so no two threads wait on each other.  Returns how many regions were purged (0 once none is
+ * due), and adds the bytes purged to *bytes. */
 static size_t purge_oldest(double now, double age, size_t max, size_t *bytes)
 {
   if (!any_dirty()) return 0;
   hak_ss_t *got[16];
+  bool old_only[16];
   size_t n = 0, want = hak_opt.PURGE_BATCH ? 16 : 1, pending = 0;
   pthread_mutex_lock(&span.lock);
   for (hak_ss_t *ss = span.dirty.head, *next; ss && n < want; ss = next) {
     hak_span_meta_t *m = meta(ss);
     next = m->dirty_next;
     size_t resident = hak_empty_resident();
-    if (now - m->dirty_at <= age && (resident < pending || resident - pending <= max)) break;
+    bool within = resident < pending || resident - pending <= max;
+    if (now - m->dirty_at <= age && within) break;
     if (n == 0) pthread_mutex_lock(&m->lock);
     else if (pthread_mutex_trylock(&m->lock) != 0) continue;
     dirty_leave(ss);
+    /* By age (not past the bound, nor a trim), with young pages not due yet: those stay, and
+     * the region, met again at the tail, stops the walk (0 <= age). */
+    old_only[n] = within && age >= 0 && now - m->young_at <= age &&
+                  bits_count(m->young, 0, SPAN_MAXPAGES) != 0;
+    if (old_only[n]) dirty_join(ss, now);
     pending += (size_t)m->dirty_pages << page_shift;
     got[n++] = ss;
   }
   pthread_mutex_unlock(&span.lock);
   purge_batch_t b;
   b.n = 0;
-  for (size_t i = 0; i < n; i++) *bytes += purge_add(&b, got[i]);
+  for (size_t i = 0; i < n; i++) *bytes += purge_add(&b, got[i], old_only[i]);
   hak_os_purge_many(b.r, b.n);
   for (size_t i = 0; i < n; i++) pthread_mutex_unlock(&meta(got[i])->lock);
   return n;
@@ -505,6 +523,7 @@ static void *take_run(hak_ss_t *ss, unsigned i, unsigned k, bool *zeroed)
   unsigned d = bits_count(m->dirty, p0, p1 - p0);
   bool zero = d == 0 && bits_count(m->clean, p0, p1 - p0) == p1 - p0; /* every page clean */
   bits_set(m->dirty, p0, p1 - p0, false);
+  bits_set(m->young, p0, p1 - p0, false);
   bits_set(m->clean, p0, p1 - p0, false);
   if (d) {
     m->dirty_pages = (uint16_t)(m->dirty_pages - d);
@@ -652,6 +671,14 @@ static int block_index(hak_ss_t *ss, const void *p)
 
 /* Frees units [i, i + k) of ss, under its lock; the pages they leave wholly free are dirty.
  * Returns why the region must be relisted, if it must (RELIST_*). */
+/* Pages [p, p + n) of a region, under its lock, have just become dirty: young if it is on the
+ * dirty list already (its time there is older than they are). */
+static void mark_dirty(hak_span_meta_t *m, unsigned p, unsigned n)
+{
+  bits_set(m->dirty, p, n, true);
+  if (m->on_dirty) bits_set(m->young, p, n, true);
+}
+
 static int free_run_locked(hak_ss_t *ss, unsigned i, unsigned k)
 {
   hak_span_meta_t *m = meta(ss);
@@ -672,7 +699,7 @@ static int free_run_locked(hak_ss_t *ss, unsigned i, unsigned k)
   unsigned per = (unsigned)(hak_os_page >> SPAN_UNIT_SHIFT);
   unsigned in0 = (i + per - 1) / per, in1 = (i + k) / per;
   if (in1 > in0) {
-    bits_set(m->dirty, in0, in1 - in0, true);
+    mark_dirty(m, in0, in1 - in0);
     d += in1 - in0;
   } else {
     in0 = in1 = p1;
@@ -680,13 +707,14 @@ static int free_run_locked(hak_ss_t *ss, unsigned i, unsigned k)
   for (unsigned p = p0; p < p1; p++) {
     if (p == in0) p = in1; /* past the inside, counted already */
     if (p < p1 && page_free(m, p)) {
-      bits_set(m->dirty, p, 1, true);
+      mark_dirty(m, p, 1);
       d++;
     }
   }
   if (d) {
     m->dirty_pages = (uint16_t)(m->dirty_pages + d);
     hak_empty_count((size_t)d << page_shift, true);
+    if (m->on_dirty) m->young_at = hak_os_now();
   }
   if (d && !m->on_dirty) return RELIST_MUST;
   if (m->owner) return RELIST_NONE;

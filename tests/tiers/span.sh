@@ -6,6 +6,7 @@
 p=$(prog tiers_span)
 sub live $HAK_EMULATOR "$p" live
 sub "purge 200 ms" env HAKMEM_SLAB_PURGE_MS=200 HAKMEM_EMPTY_MAX_MB=1024 $HAK_EMULATOR "$p" purge 200
+sub "young 300 ms" env HAKMEM_SLAB_PURGE_MS=300 HAKMEM_EMPTY_MAX_MB=1024 $HAK_EMULATOR "$p" young 300
 sub "bound 4 MiB" env HAKMEM_SLAB_PURGE_MS=600000 HAKMEM_EMPTY_MAX_MB=4 $HAK_EMULATOR "$p" bound 4
 # The same purges with many ranges to one call (process_madvise where the kernel has it).
 sub "purge 200 ms, batched" env HAKMEM_PURGE_BATCH=1 HAKMEM_SLAB_PURGE_MS=200 HAKMEM_EMPTY_MAX_MB=1024 \

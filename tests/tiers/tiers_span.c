@@ -4,13 +4,17 @@
  *            do not overlap, keep their contents, and all go back when freed;
  *   purge    the free pages of a region that still holds blocks go back to the OS once they
  *            have been free for HAKMEM_SLAB_PURGE_MS (checked by the next L2.5 request);
+ *   young    a block freed into a region that has had free pages for a while keeps its pages
+ *            for the whole delay too, not only until the region's older free pages go;
  *   bound    with a long purge delay, HAKMEM_EMPTY_MAX_MB bounds them right after the frees;
  *   align    posix_memalign, aligned_alloc and memalign from 64 KiB to 1 MiB alignment, small
  *            and L2.5 sizes, served from spans (few mappings), and beyond, from the large tier;
  *   threads  blocks freed by other threads than the one that made them, the threads exiting:
  *            nothing is lost and the regions go back. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <sys/mman.h>
 
 #include "tiers.h"
 
@@ -110,6 +114,52 @@ static void purge(unsigned delay_ms)
        "more request", mib(r0), mib(r1), mib(freed), mib(r2), delay_ms * 2 + 200, mib(r3));
   check_purge_delay(r0, r1, r2, r3, freed, "freed spans");
   ok(kept_intact(v) == 0, "the blocks left kept their contents");
+}
+
+/* Pages wholly inside [p, p + n) that the kernel holds, and how many there are. */
+static size_t held_pages(const void *p, size_t n, size_t *pages)
+{
+  size_t pg = page_size();
+  uintptr_t lo = ((uintptr_t)p + pg - 1) & ~(pg - 1), hi = ((uintptr_t)p + n) & ~(pg - 1);
+  unsigned char vec[256];
+  *pages = (hi - lo) / pg;
+  if (*pages > sizeof vec || mincore((void *)lo, hi - lo, vec) != 0)
+    bail_out(errno ? "mincore of a freed block failed" : "a freed block has too many pages");
+  size_t held = 0;
+  for (size_t i = 0; i < *pages; i++) held += vec[i] & 1;
+  return held;
+}
+
+/* Block a is freed, and a while later block b of the same region; past the delay after a's free
+ * (but not b's), an L2.5 request purges a's pages and leaves b's; past b's delay, b's go. */
+static void young(unsigned delay_ms)
+{
+  unsigned char *v[6];
+  for (unsigned i = 0; i < 6; i++) {
+    if (!(v[i] = malloc(BSIZE))) bail_out("malloc of a 256 KiB block failed");
+    memset(v[i], (int)i + 1, BSIZE);
+  }
+  unsigned char *a = v[1], *b = v[3];
+  if ((uintptr_t)a / SS_SIZE != (uintptr_t)b / SS_SIZE)
+    bail_out("the first and fourth 256 KiB blocks are not in one region");
+  size_t pages;
+  free(a);
+  sleep_ms(delay_ms * 6 / 10);
+  free(b);
+  sleep_ms(delay_ms * 6 / 10);
+  free(malloc(100 * KiB)); /* an L2.5 request: the time bounds are checked */
+  size_t held_a = held_pages(a, BSIZE, &pages), held_b = held_pages(b, BSIZE, &pages);
+  diag("%.0f%% of delays after the first free: %zu of %zu pages held of the first block, %zu of "
+       "the second", 120.0, held_a, pages, held_b);
+  ok(held_a == 0, "the block freed a delay ago gave its pages back (%zu of %zu held)", held_a,
+     pages);
+  ok(held_b == pages, "the block freed since kept its pages (%zu of %zu held)", held_b, pages);
+  sleep_ms(delay_ms * 12 / 10);
+  free(malloc(100 * KiB));
+  held_b = held_pages(b, BSIZE, &pages);
+  ok(held_b == 0, "past its own delay it gave them back too (%zu of %zu held)", held_b, pages);
+  for (unsigned i = 0; i < 6; i++)
+    if (i != 1 && i != 3) free(v[i]);
 }
 
 static void bound(size_t max_mb)
@@ -269,6 +319,9 @@ int main(int argc, char **argv)
   } else if (!strcmp(mode, "purge") && argc > 2) {
     plan(3);
     purge((unsigned)atoi(argv[2]));
+  } else if (!strcmp(mode, "young") && argc > 2) {
+    plan(3);
+    young((unsigned)atoi(argv[2]));
   } else if (!strcmp(mode, "bound") && argc > 2) {
     plan(2);
     bound((size_t)atoi(argv[2]));
@@ -282,7 +335,7 @@ int main(int argc, char **argv)
     plan(3);
     threads();
   } else {
-    bail_out("usage: tiers_span live | purge MS | bound MB | trim | align | threads");
+    bail_out("usage: tiers_span live | purge MS | young MS | bound MB | trim | align | threads");
   }
   return exit_status();
 }
