@@ -49,6 +49,10 @@
     "megabytes of empty slabs, free spans, cached SuperSlabs and cached large blocks that "     \
     "may keep their pages within that delay; "                                                   \
     "past it the oldest give theirs back at once, on the free that made memory empty")          \
+  X(EMPTY_MAX_PERCENT, INT, 100, 0, 1000,                                                        \
+    "percent of the memory in slabs and L2.5 blocks in use that empty memory may keep "         \
+    "resident within the purge delay, when that is more than HAKMEM_EMPTY_MAX_MB "              \
+    "(0: the megabytes alone)")                                                                   \
   X(BIGCACHE_MAX_MB, INT, 64, 0, 1048576,                                                        \
     "megabytes of freed large blocks kept for reuse by later large requests (0: none); "        \
     "their pages count against HAKMEM_EMPTY_MAX_MB")                                             \

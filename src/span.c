@@ -534,6 +534,7 @@ static void *take_run(hak_ss_t *ss, unsigned i, unsigned k, bool *zeroed)
   m->longest_exact = 0; /* longest stays a bound above it */
   m->free_units = (uint16_t)(m->free_units - k);
   m->blocks++;
+  hak_in_use_count((size_t)k << SPAN_UNIT_SHIFT, true);
   *zeroed = zero && hak_os_purge_zeroes();
   return (char *)ss + ((size_t)i << SPAN_UNIT_SHIFT);
 }
@@ -684,6 +685,7 @@ static int free_run_locked(hak_ss_t *ss, unsigned i, unsigned k)
   hak_span_meta_t *m = meta(ss);
   bits_set(m->used, i, k, false);
   m->free_units = (uint16_t)(m->free_units + k);
+  hak_in_use_count((size_t)k << SPAN_UNIT_SHIFT, false);
   unsigned around = run_around(m, i, k);
   if (around >= m->longest) { /* a bound no higher than a run there is: exact */
     m->longest = (uint16_t)around;

@@ -57,6 +57,29 @@ static struct {
  * HAKMEM_EMPTY_MAX_MB, hak_empty_enforce purges the oldest at once instead of after
  * HAKMEM_SLAB_PURGE_MS. */
 static _Atomic(size_t) empty_resident, empty_peak;
+/* Bytes in use in the pools' slabs in use and the L2.5 tier's blocks (HAKMEM_EMPTY_MAX_PERCENT),
+ * beside empty_resident, which most of its changes come with.  Not the large blocks: a mapping
+ * of its own says little about its pages (a table from calloc is mostly untouched), and a free
+ * of one leaves no hole among blocks in use. */
+static _Atomic(size_t) in_use;
+
+void hak_in_use_count(size_t bytes, bool add)
+{
+  if (add) atomic_fetch_add_explicit(&in_use, bytes, memory_order_relaxed);
+  else atomic_fetch_sub_explicit(&in_use, bytes, memory_order_relaxed);
+}
+
+/* HAKMEM_EMPTY_MAX_MB, or HAKMEM_EMPTY_MAX_PERCENT of the memory in use when that is more.  A
+ * heap of gigabytes then keeps the holes that replacing its blocks leaves for the purge delay,
+ * as a small one does, instead of purging on almost every free and faulting the pages in again
+ * at the next allocation; a heap freed whole falls back to the megabytes as it empties. */
+size_t hak_empty_bound(void)
+{
+  size_t max = (size_t)hak_opt.EMPTY_MAX_MB << 20;
+  size_t share = atomic_load_explicit(&in_use, memory_order_relaxed) / 100 *
+                 (size_t)hak_opt.EMPTY_MAX_PERCENT;
+  return HAK_MAX(max, share);
+}
 
 size_t hak_empty_resident(void)
 {
@@ -585,6 +608,7 @@ hak_slab_t *hak_pool_take(unsigned kind, unsigned cls, hak_heap_t *heap)
   }
   hak_ss_of_slab(s)->in_use++;
   pool->active++;
+  hak_in_use_count(hak_slab_bytes(s), true);
   pthread_mutex_unlock(&pool->lock);
   /* Another thread refilled the pool while this one mapped: the spare SuperSlab waits in the
    * LRU cache, within its bounds, rather than in the pool, where no bound or trim would see it
@@ -594,7 +618,7 @@ hak_slab_t *hak_pool_take(unsigned kind, unsigned cls, hak_heap_t *heap)
   return s;
 }
 
-/* Past HAKMEM_EMPTY_MAX_MB of empty memory with its pages, the oldest gives them back now,
+/* Past the bound (hak_empty_bound), the oldest empty memory gives its pages back now,
  * keeping its address space: first cached SuperSlabs (whole regions, one call each), then
  * cached large mappings (one call each, megabytes at a time), then the span regions' free
  * pages, then the pools' dirty slabs, oldest first in each, so that what is purged stays the
@@ -605,7 +629,7 @@ hak_slab_t *hak_pool_take(unsigned kind, unsigned cls, hak_heap_t *heap)
  * freed. */
 void hak_empty_enforce(void)
 {
-  size_t max = (size_t)hak_opt.EMPTY_MAX_MB << 20;
+  size_t max = hak_empty_bound();
   if (atomic_load_explicit(&empty_resident, memory_order_relaxed) <= max) return;
   max /= 2; /* down to half: purges come in batches, and what is freed meanwhile is reused */
   hak_ss_t *purge = NULL;
@@ -643,6 +667,7 @@ void hak_pool_give(hak_slab_t *s)
   pthread_mutex_lock(&pool->lock);
   s->state = HAK_SLAB_EMPTY;
   pool->active--;
+  hak_in_use_count(hak_slab_bytes(s), false);
   if (--ss->in_use > 0) {
     s->empty_since = now;
     hak_slab_list_push(&pool->dirty, s, HAK_LIST_DIRTY);

@@ -233,6 +233,10 @@ void hak_empty_count(size_t bytes, bool add);
 size_t hak_empty_resident(void);
 size_t hak_empty_peak(void); /* the most it has been */
 void hak_empty_enforce(void);
+/* The bound on it, and the bytes in use it is a share of (HAKMEM_EMPTY_MAX_PERCENT): slabs
+ * while they are in use, and L2.5 blocks. */
+size_t hak_empty_bound(void);
+void hak_in_use_count(size_t bytes, bool add);
 /* The purge delay, in seconds: HAKMEM_SLAB_PURGE_MS until the learner sets one (learn.c, in
  * milliseconds). */
 double hak_purge_delay(void);

@@ -7,6 +7,8 @@
  *   young    a block freed into a region that has had free pages for a while keeps its pages
  *            for the whole delay too, not only until the region's older free pages go;
  *   bound    with a long purge delay, HAKMEM_EMPTY_MAX_MB bounds them right after the frees;
+ *   share    holes in a heap much larger than HAKMEM_EMPTY_MAX_MB keep their pages within
+ *            HAKMEM_EMPTY_MAX_PERCENT of it, and the heap freed whole comes back to the bound;
  *   align    posix_memalign, aligned_alloc and memalign from 64 KiB to 1 MiB alignment, small
  *            and L2.5 sizes, served from spans (few mappings), and beyond, from the large tier;
  *   threads  blocks freed by other threads than the one that made them, the threads exiting:
@@ -178,6 +180,51 @@ static void bound(size_t max_mb)
   ok(kept_intact(v) == 0, "the blocks left kept their contents");
 }
 
+/* 64 MiB of 256 KiB blocks, written; every fourth freed (16 MiB of holes), then the rest, with
+ * a long purge delay and a bound of max_mb: with a share of pct percent of the memory in use,
+ * the holes stay if they are within it, and go past the bound if not; right after the last
+ * free, at most the bound stays. */
+static void share(size_t max_mb, unsigned pct)
+{
+  enum { N = 256 };
+  static unsigned char *v[N];
+  size_t r0 = rss_bytes();
+  for (unsigned i = 0; i < N; i++) {
+    if (!(v[i] = malloc(BSIZE))) bail_out("malloc of a 256 KiB block failed");
+    memset(v[i], (int)i + 1, BSIZE);
+  }
+  size_t r1 = rss_bytes(), mapped = mallinfo2().arena;
+  for (unsigned i = 0; i < N; i += 4) free(v[i]);
+  size_t r2 = rss_bytes(), holes = N / 4 * BSIZE;
+  size_t bad = 0;
+  for (unsigned i = 0; i < N; i++)
+    if (i % 4) {
+      bad += v[i][0] != (unsigned char)(i + 1) || v[i][BSIZE - 1] != (unsigned char)(i + 1);
+      free(v[i]);
+    }
+  size_t r3 = rss_bytes();
+  diag("RSS %.1f MiB at the start, %.1f written, %.1f after freeing %.1f MiB of holes, %.1f after "
+       "the rest; bound %zu MiB, share %u%%", mib(r0), mib(r1), mib(r2), mib(holes), mib(r3),
+       max_mb, pct);
+  ok(bad == 0, "the blocks kept their contents");
+  if (emulated()) {
+    skip(2, "an emulator's RSS includes its own translated code");
+    return;
+  }
+  long drop = (long)r1 - (long)r2;
+  /* The memory in use is at least the blocks left, and at most what is mapped but the holes. */
+  size_t least = HAK_TIERS_MAX(max_mb * MiB, (N - N / 4) * BSIZE / 100 * pct);
+  size_t most = HAK_TIERS_MAX(max_mb * MiB, (mapped - holes) / 100 * pct);
+  if (least >= holes + 2 * MiB)
+    ok(drop < (long)(4 * MiB), "the holes, within the share, kept their pages (RSS -%.1f MiB)",
+       mib(drop > 0 ? (size_t)drop : 0));
+  else
+    ok(drop >= (long)holes - (long)most - (long)MiB, "the holes, past the share, went back to "
+       "the bound (RSS -%.1f MiB)", mib(drop > 0 ? (size_t)drop : 0));
+  ok(r3 <= r0 + max_mb * MiB + 4 * MiB, "right after the last free at most the bound stays "
+     "(%.1f MiB above the start)", mib(r3 > r0 ? r3 - r0 : 0));
+}
+
 static void align(void)
 {
   static const size_t sizes[] = {1, 1000, 64 * KiB, 100 * KiB, 300 * KiB};
@@ -325,6 +372,9 @@ int main(int argc, char **argv)
   } else if (!strcmp(mode, "bound") && argc > 2) {
     plan(2);
     bound((size_t)atoi(argv[2]));
+  } else if (!strcmp(mode, "share") && argc > 3) {
+    plan(3);
+    share((size_t)atoi(argv[2]), (unsigned)atoi(argv[3]));
   } else if (!strcmp(mode, "trim")) {
     plan(2);
     trim();
@@ -335,7 +385,7 @@ int main(int argc, char **argv)
     plan(3);
     threads();
   } else {
-    bail_out("usage: tiers_span live | purge MS | young MS | bound MB | trim | align | threads");
+    bail_out("usage: tiers_span live | purge MS | young MS | bound MB | share MB PCT | trim | align | threads");
   }
   return exit_status();
 }
