@@ -1,21 +1,22 @@
 /* bench_span: many live blocks between 64 KiB and 1 MiB (the L2.5 sizes), at 1 to 4 threads.
  * Each thread allocates `blocks` blocks of a size drawn from [min, max], writing the first and
- * the last byte of each (two pages, as a program that fills a header and a trailer does), keeps
+ * the last byte of each (two pages, as a program that fills a header and a trailer does), or
+ * with all_pages 1 a byte of every 4 KiB too (a program that fills its buffers), keeps
  * them all live, then replaces `churn` random ones by blocks of new random sizes, then frees
  * everything.  Prints the time of the three phases together (and thread 0's churn and final
  * free phases apart), the peak RSS and the number of mappings (lines of /proc/self/maps) while
  * every block is live: an allocator that maps each block on its own has one per block, and
  * near vm.max_map_count (65530) every other mmap of the process fails.
  *
- *   bench_span [threads [blocks [min [max [churn [seed]]]]]]
- *   (default 1 thread, 100000 blocks, 70000..70000 B, no churn, seed 1) */
+ *   bench_span [threads [blocks [min [max [churn [seed [all_pages]]]]]]]
+ *   (default 1 thread, 100000 blocks, 70000..70000 B, no churn, seed 1, two pages a block) */
 #include <pthread.h>
 
 #include "bench.h"
 
-static const char usage[] = "bench_span [threads [blocks [min [max [churn [seed]]]]]]";
+static const char usage[] = "bench_span [threads [blocks [min [max [churn [seed [all_pages]]]]]]]";
 
-static unsigned long long nblocks, min_size, max_size, churn, seed;
+static unsigned long long nblocks, min_size, max_size, churn, seed, all_pages;
 static pthread_barrier_t made, counted;
 static long maps_at_peak;
 static double churn_s, free_s; /* thread 0's churn and final free phases */
@@ -42,6 +43,8 @@ static unsigned char *make(bench_rng_t *r, unsigned long long i)
     exit(1);
   }
   p[0] = (unsigned char)i;
+  if (all_pages)
+    for (size_t at = 4096; at < n; at += 4096) p[at] = 1;
   p[n - 1] = 1;
   return p;
 }
@@ -85,8 +88,9 @@ int main(int argc, char **argv)
   max_size = argc > 4 ? bench_arg(argv[4], "max", usage) : min_size;
   churn = argc > 5 ? bench_arg(argv[5], "churn", usage) : 0;
   seed = argc > 6 ? bench_arg(argv[6], "seed", usage) : 1;
+  all_pages = argc > 7 ? bench_arg(argv[7], "all_pages", usage) : 0;
   if (threads == 0 || threads > 64 || nblocks == 0 || min_size == 0 || max_size < min_size ||
-      argc > 7) {
+      all_pages > 1 || argc > 8) {
     fprintf(stderr, "usage: %s\n", usage);
     return 2;
   }
@@ -114,9 +118,9 @@ int main(int argc, char **argv)
   long final_kb = bench_rss_kb();
   unsigned long long ops = threads * (nblocks + churn);
   printf("bench=span threads=%llu blocks=%llu min=%llu max=%llu churn=%llu seed=%llu "
-         "time_s=%.6f ops=%llu ops_per_s=%.0f alloc_s=%.6f churn_s=%.6f free_s=%.6f "
+         "all_pages=%llu time_s=%.6f ops=%llu ops_per_s=%.0f alloc_s=%.6f churn_s=%.6f free_s=%.6f "
          "maps_at_peak=%ld maxrss_kb=%ld malloc=%s check=%llu ru_maxrss_kb=%ld final_rss_kb=%ld\n",
-         threads, nblocks, min_size, max_size, churn, seed, t, ops, (double)ops / t, t1 - t0,
+         threads, nblocks, min_size, max_size, churn, seed, all_pages, t, ops, (double)ops / t, t1 - t0,
          churn_s, free_s, maps_at_peak,
          bench_maxrss_kb(), bench_malloc_provider(), (unsigned long long)check,
          bench_ru_maxrss_kb(), final_kb);

@@ -73,6 +73,10 @@ BENCHMARKS = [
     ("span_churn_2t", "bench_span", ["2", "20000", "65537", "1000000", "20000"],
      ["2", "5000", "65537", "1000000", "5000"],
      "2 threads, 20,000 live blocks of 64 KiB..1 MB each, 20,000 random replacements each"),
+    ("span_churn_full", "bench_span", ["2", "2000", "65537", "1000000", "40000", "1", "1"],
+     ["2", "250", "65537", "1000000", "5000", "1", "1"],
+     "as span_churn_2t with every page written and 2,000 live blocks each (about 2 GiB live), "
+     "40,000 replacements each"),
     ("exchange", "bench_exchange", ["512", "1"], ["128", "1"],
      "2 threads each allocate 512 MiB (16 B..64 KiB), then free the other's; final RSS is right "
      "after the last free, both threads alive and idle"),
