@@ -49,7 +49,7 @@
     "megabytes of empty slabs, free spans, cached SuperSlabs and cached large blocks that "     \
     "may keep their pages within that delay; "                                                   \
     "past it the oldest give theirs back at once, on the free that made memory empty")          \
-  X(EMPTY_MAX_PERCENT, INT, 100, 0, 1000,                                                        \
+  X(EMPTY_MAX_PERCENT, INT, 0, 0, 1000,                                                          \
     "percent of the memory in slabs and L2.5 blocks in use that empty memory may keep "         \
     "resident within the purge delay, when that is more than HAKMEM_EMPTY_MAX_MB "              \
     "(0: the megabytes alone)")                                                                   \

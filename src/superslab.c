@@ -69,10 +69,11 @@ void hak_in_use_count(size_t bytes, bool add)
   else atomic_fetch_sub_explicit(&in_use, bytes, memory_order_relaxed);
 }
 
-/* HAKMEM_EMPTY_MAX_MB, or HAKMEM_EMPTY_MAX_PERCENT of the memory in use when that is more.  A
- * heap of gigabytes then keeps the holes that replacing its blocks leaves for the purge delay,
- * as a small one does, instead of purging on almost every free and faulting the pages in again
- * at the next allocation; a heap freed whole falls back to the megabytes as it empties. */
+/* HAKMEM_EMPTY_MAX_MB, or HAKMEM_EMPTY_MAX_PERCENT of the memory in use when that is more (off
+ * by default: it trades peak RSS for time).  A heap of gigabytes then keeps the holes that
+ * replacing its blocks leaves for the purge delay, as a small one does, instead of purging on
+ * almost every free and faulting the pages in again at the next allocation; a heap freed whole
+ * falls back to the megabytes as it empties. */
 size_t hak_empty_bound(void)
 {
   size_t max = (size_t)hak_opt.EMPTY_MAX_MB << 20;
