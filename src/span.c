@@ -44,7 +44,11 @@
 #define PEND_WORDS ((SPAN_UNITS + PEND_PER - 1) / PEND_PER)
 #define PEND_DETACHED ((uint64_t)1 << 63)
 #define SPAN_MAXPAGES 512 /* pages of a region at the smallest page size, 4 KiB */
-#define SPAN_BINS 12      /* bin b: longest free run in [2^b, 2^(b+1)) units */
+/* Bin 4c + q: longest free run in the q-th quarter of [2^c, 2^(c+1)) units (c >= 2; below, one
+ * bin per power of two).  A request of k units takes a region from k's bin, where a region may
+ * be too short, or from the next bin that has one, where every region fits: the shortest run
+ * that fits, within a quarter, so that long runs stay for long blocks. */
+#define SPAN_BINS 48
 #define SPAN_TRIES 4      /* regions of the first fitting bin tried before a larger bin */
 /* Wholly free regions the tier keeps, binned, before it gives more to the LRU cache: a thread
  * that exits leaves one, and the thread that replaces it takes it back with its pages, rather
@@ -231,7 +235,9 @@ static unsigned block_units(const hak_span_meta_t *m, unsigned i)
 
 static unsigned bin_of(unsigned units)
 {
-  return units ? HAK_MIN(31u - (unsigned)__builtin_clz(units), SPAN_BINS - 1u) : 0;
+  if (!units) return 0;
+  unsigned c = 31u - (unsigned)__builtin_clz(units);
+  return HAK_MIN(4 * c + (c >= 2 ? (units >> (c - 2)) & 3 : 0), SPAN_BINS - 1u);
 }
 
 /* Pages that units [i, i + n) touch: [*p0, *p1). */

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Test m: the L2.5 tier (tiers_span.c): many live blocks in few mappings; free pages purged
 # after the delay, or at once past HAKMEM_EMPTY_MAX_MB (or HAKMEM_EMPTY_MAX_PERCENT of the memory
-# in use), or by malloc_trim; aligned requests;
+# in use), or by malloc_trim; regions filled by blocks replaced at random; aligned requests;
 # blocks freed by other threads.
 . "${top_srcdir:-../..}/tests/tiers/run.sh"
 p=$(prog tiers_span)
@@ -22,6 +22,7 @@ sub "share off by default" env HAKMEM_SLAB_PURGE_MS=600000 HAKMEM_EMPTY_MAX_MB=4
 sub "share 0%" env HAKMEM_SLAB_PURGE_MS=600000 HAKMEM_EMPTY_MAX_MB=4 HAKMEM_EMPTY_MAX_PERCENT=0 \
   $HAK_EMULATOR "$p" share 4 0
 sub trim env HAKMEM_SLAB_PURGE_MS=600000 HAKMEM_EMPTY_MAX_MB=1024 $HAK_EMULATOR "$p" trim
+sub packing $HAK_EMULATOR "$p" packing
 sub align $HAK_EMULATOR "$p" align
 sub threads env HAKMEM_SUPERSLAB_MAX_CACHED=0 HAKMEM_SUPERSLAB_MAX_MEMORY_MB=0 $HAK_EMULATOR "$p" threads
 tt_done

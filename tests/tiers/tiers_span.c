@@ -9,6 +9,9 @@
  *   bound    with a long purge delay, HAKMEM_EMPTY_MAX_MB bounds them right after the frees;
  *   share    holes in a heap much larger than HAKMEM_EMPTY_MAX_MB keep their pages within
  *            HAKMEM_EMPTY_MAX_PERCENT of it, and the heap freed whole comes back to the bound;
+ *   packing  blocks of 64 KiB..1 MB replaced at random fill the regions they take: a request takes
+ *            the shortest free run that fits, within a quarter, not a run twice its size or a
+ *            fresh region;
  *   align    posix_memalign, aligned_alloc and memalign from 64 KiB to 1 MiB alignment, small
  *            and L2.5 sizes, served from spans (few mappings), and beyond, from the large tier;
  *   threads  blocks freed by other threads than the one that made them, the threads exiting:
@@ -225,6 +228,36 @@ static void share(size_t max_mb, unsigned pct)
      "(%.1f MiB above the start)", mib(r3 > r0 ? r3 - r0 : 0));
 }
 
+/* Live bytes over the bytes mapped, with n blocks of 64 KiB..1 MB live after `churn` random
+ * replacements (one thread, a fixed seed: the same layout every run). */
+static void packing(unsigned n, unsigned churn)
+{
+  unsigned char **v = calloc(n, sizeof *v);
+  size_t *size = calloc(n, sizeof *size), live = 0;
+  uint64_t x = 88172645463325252ull;
+  if (!v || !size) bail_out("out of memory");
+  for (unsigned i = 0; i < n + churn; i++) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    unsigned k = i < n ? i : (unsigned)(x % n);
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    if (v[k]) {
+      free(v[k]);
+      live -= size[k];
+    }
+    size[k] = 65537 + (size_t)(x % (1000000 - 65537));
+    if (!(v[k] = malloc(size[k]))) bail_out("malloc of an L2.5 block failed");
+    v[k][0] = v[k][size[k] - 1] = 1;
+    live += size[k];
+  }
+  size_t mapped = mallinfo2().arena;
+  double fill = (double)live / (double)mapped;
+  ok(fill >= 0.82, "%u live blocks of 64 KiB..1 MB after %u replacements: %.1f MiB in %.1f MiB "
+     "mapped (%.0f%%, at least 82%%)", n, churn, mib(live), mib(mapped), 100 * fill);
+  for (unsigned i = 0; i < n; i++) free(v[i]);
+  free(v);
+  free(size);
+}
+
 static void align(void)
 {
   static const size_t sizes[] = {1, 1000, 64 * KiB, 100 * KiB, 300 * KiB};
@@ -378,6 +411,9 @@ int main(int argc, char **argv)
   } else if (!strcmp(mode, "trim")) {
     plan(2);
     trim();
+  } else if (!strcmp(mode, "packing")) {
+    plan(1);
+    packing(2000, 40000);
   } else if (!strcmp(mode, "align")) {
     plan(6);
     align();
@@ -385,7 +421,7 @@ int main(int argc, char **argv)
     plan(3);
     threads();
   } else {
-    bail_out("usage: tiers_span live | purge MS | young MS | bound MB | share MB PCT | trim | align | threads");
+    bail_out("usage: tiers_span live | purge MS | young MS | bound MB | share MB PCT | trim | packing | align | threads");
   }
   return exit_status();
 }
