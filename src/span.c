@@ -50,6 +50,7 @@
  * that fits, within a quarter, so that long runs stay for long blocks. */
 #define SPAN_BINS 48
 #define SPAN_TRIES 4      /* regions of the first fitting bin tried before a larger bin */
+#define SPAN_LOOKS 48     /* regions a thread out of room looks into before it maps one */
 /* Wholly free regions the tier keeps, binned, before it gives more to the LRU cache: a thread
  * that exits leaves one, and the thread that replaces it takes it back with its pages, rather
  * than crowding the small tiers' SuperSlabs out of the cache (mstress at 4 threads: 20,000
@@ -595,10 +596,13 @@ static void *span_switch(hak_heap_t *h, unsigned k, unsigned step, bool *zeroed)
   hak_ss_t *ss = NULL, *old = h->span, *retired = NULL;
   size_t resident = 0;
   pthread_mutex_lock(&span.lock);
-  for (unsigned b = bin_of(k); b < SPAN_BINS && !p; b++) {
+  /* At most SPAN_LOOKS regions looked into, whatever the alignment makes of the bins. */
+  unsigned looks = SPAN_LOOKS;
+  for (unsigned b = bin_of(k); b < SPAN_BINS && !p && looks; b++) {
     /* In a larger bin every region has the run, unless the alignment gets in the way. */
     unsigned tries = b == bin_of(k) || step > 1 ? SPAN_TRIES : 1;
-    for (ss = span.bin[b]; ss && tries-- && !p; ss = p ? ss : meta(ss)->bin_next) {
+    for (ss = span.bin[b]; ss && tries-- && looks && !p; ss = p ? ss : meta(ss)->bin_next) {
+      looks--;
       pthread_mutex_lock(&meta(ss)->lock);
       if ((p = try_region(ss, k, step, zeroed)) != NULL) {
         bin_take(ss);

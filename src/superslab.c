@@ -77,8 +77,9 @@ void hak_in_use_count(size_t bytes, bool add)
 size_t hak_empty_bound(void)
 {
   size_t max = (size_t)hak_opt.EMPTY_MAX_MB << 20;
-  size_t share = atomic_load_explicit(&in_use, memory_order_relaxed) / 100 *
-                 (size_t)hak_opt.EMPTY_MAX_PERCENT;
+  /* Read as signed: were the count ever to go below zero, the bound would not rise with it. */
+  intptr_t used = (intptr_t)atomic_load_explicit(&in_use, memory_order_relaxed);
+  size_t share = used > 0 ? (size_t)used / 100 * (size_t)hak_opt.EMPTY_MAX_PERCENT : 0;
   return HAK_MAX(max, share);
 }
 
