@@ -49,8 +49,10 @@ bool hak_os_grow_in_place(void *addr, size_t old_size, size_t new_size);
 const char *const *hak_os_environ(void);
 /* The value of an environment variable from hak_os_environ; NULL if unset. */
 const char *hak_os_getenv(const char *name);
-/* Seconds from a monotonic clock (vDSO). */
+/* Seconds from a monotonic clock (vDSO); and the same clock as of the last tick (a few ms
+ * behind at most), cheaper: no read of the cycle counter. */
 double hak_os_now(void);
+double hak_os_now_coarse(void);
 /* Fills out with n words of random bits from the kernel (getrandom, one call); secrets are made
  * of them. */
 void hak_os_random(unsigned long *out, size_t n);

@@ -219,6 +219,13 @@ double hak_os_now(void)
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+double hak_os_now_coarse(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 void hak_os_random(unsigned long *out, size_t n)
 {
   int e = errno;

@@ -139,17 +139,28 @@ static uint64_t word_mask(unsigned b, unsigned take)
   return (take == 64 ? ~(uint64_t)0 : (((uint64_t)1 << take) - 1)) << b;
 }
 
-/* Sets (or clears) bits [i, i + n). */
-static void bits_set(uint64_t *m, unsigned i, unsigned n, bool on)
+/* Sets (or clears) bits [i, i + n) of m, and of also unless it is NULL (the dirty and young
+ * pages change together: one pass). */
+static void bits_set2(uint64_t *m, uint64_t *also, unsigned i, unsigned n, bool on)
 {
   while (n) {
     unsigned b = i % 64, take = HAK_MIN(64 - b, n);
     uint64_t mask = word_mask(b, take);
-    if (on) m[i / 64] |= mask;
-    else m[i / 64] &= ~mask;
+    if (on) {
+      m[i / 64] |= mask;
+      if (also) also[i / 64] |= mask;
+    } else {
+      m[i / 64] &= ~mask;
+      if (also) also[i / 64] &= ~mask;
+    }
     i += take;
     n -= take;
   }
+}
+
+static void bits_set(uint64_t *m, unsigned i, unsigned n, bool on)
+{
+  bits_set2(m, NULL, i, n, on);
 }
 
 /* How many of bits [i, i + n) are set. */
@@ -529,10 +540,9 @@ static void *take_run(hak_ss_t *ss, unsigned i, unsigned k, bool *zeroed)
   pages_of_units(i, k, &p0, &p1);
   unsigned d = bits_count(m->dirty, p0, p1 - p0);
   bool zero = d == 0 && bits_count(m->clean, p0, p1 - p0) == p1 - p0; /* every page clean */
-  bits_set(m->dirty, p0, p1 - p0, false);
-  bits_set(m->young, p0, p1 - p0, false);
   bits_set(m->clean, p0, p1 - p0, false);
-  if (d) {
+  if (d) { /* young pages are dirty ones */
+    bits_set2(m->dirty, m->young, p0, p1 - p0, false);
     m->dirty_pages = (uint16_t)(m->dirty_pages - d);
     hak_empty_count((size_t)d << page_shift, false);
   }
@@ -686,8 +696,7 @@ static int block_index(hak_ss_t *ss, const void *p)
  * dirty list already (its time there is older than they are). */
 static void mark_dirty(hak_span_meta_t *m, unsigned p, unsigned n)
 {
-  bits_set(m->dirty, p, n, true);
-  if (m->on_dirty) bits_set(m->young, p, n, true);
+  bits_set2(m->dirty, m->on_dirty ? m->young : NULL, p, n, true);
 }
 
 static int free_run_locked(hak_ss_t *ss, unsigned i, unsigned k)
@@ -726,12 +735,12 @@ static int free_run_locked(hak_ss_t *ss, unsigned i, unsigned k)
   if (d) {
     m->dirty_pages = (uint16_t)(m->dirty_pages + d);
     hak_empty_count((size_t)d << page_shift, true);
-    if (m->on_dirty) m->young_at = hak_os_now();
+    if (m->on_dirty) m->young_at = hak_os_now_coarse(); /* a free's cost: not to the ns */
   }
   if (d && !m->on_dirty) return RELIST_MUST;
   if (m->owner) return RELIST_NONE;
   if (m->blocks == 0 || !m->bin) return RELIST_MUST;
-  return bin_of(around) > m->bin - 1u ? RELIST_BIN : RELIST_NONE;
+  return bin_of(around) / 4 > (m->bin - 1u) / 4 ? RELIST_BIN : RELIST_NONE;
 }
 
 /* ---- frees by other threads -----------------------------------------------------------

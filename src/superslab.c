@@ -57,17 +57,7 @@ static struct {
  * HAKMEM_EMPTY_MAX_MB, hak_empty_enforce purges the oldest at once instead of after
  * HAKMEM_SLAB_PURGE_MS. */
 static _Atomic(size_t) empty_resident, empty_peak;
-/* Bytes in use in the pools' slabs in use and the L2.5 tier's blocks (HAKMEM_EMPTY_MAX_PERCENT),
- * beside empty_resident, which most of its changes come with.  Not the large blocks: a mapping
- * of its own says little about its pages (a table from calloc is mostly untouched), and a free
- * of one leaves no hole among blocks in use. */
-static _Atomic(size_t) in_use;
-
-void hak_in_use_count(size_t bytes, bool add)
-{
-  if (add) atomic_fetch_add_explicit(&in_use, bytes, memory_order_relaxed);
-  else atomic_fetch_sub_explicit(&in_use, bytes, memory_order_relaxed);
-}
+_Atomic(size_t) hak_in_use_bytes;
 
 /* HAKMEM_EMPTY_MAX_MB, or HAKMEM_EMPTY_MAX_PERCENT of the memory in use when that is more (off
  * by default: it trades peak RSS for time).  A heap of gigabytes then keeps the holes that
@@ -78,7 +68,7 @@ size_t hak_empty_bound(void)
 {
   size_t max = (size_t)hak_opt.EMPTY_MAX_MB << 20;
   /* Read as signed: were the count ever to go below zero, the bound would not rise with it. */
-  intptr_t used = (intptr_t)atomic_load_explicit(&in_use, memory_order_relaxed);
+  intptr_t used = (intptr_t)atomic_load_explicit(&hak_in_use_bytes, memory_order_relaxed);
   size_t share = used > 0 ? (size_t)used / 100 * (size_t)hak_opt.EMPTY_MAX_PERCENT : 0;
   return HAK_MAX(max, share);
 }
@@ -631,8 +621,8 @@ hak_slab_t *hak_pool_take(unsigned kind, unsigned cls, hak_heap_t *heap)
  * freed. */
 void hak_empty_enforce(void)
 {
-  size_t max = hak_empty_bound();
-  if (atomic_load_explicit(&empty_resident, memory_order_relaxed) <= max) return;
+  size_t empty = atomic_load_explicit(&empty_resident, memory_order_relaxed), max;
+  if (empty <= (size_t)hak_opt.EMPTY_MAX_MB << 20 || empty <= (max = hak_empty_bound())) return;
   max /= 2; /* down to half: purges come in batches, and what is freed meanwhile is reused */
   hak_ss_t *purge = NULL;
   pthread_mutex_lock(&lru.lock);

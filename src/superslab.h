@@ -13,6 +13,7 @@
 #define HAK_SUPERSLAB_H
 
 #include "internal.h"
+#include "options.h"
 
 #define HAK_SS_SHIFT 21
 #define HAK_SS_SIZE ((size_t)1 << HAK_SS_SHIFT)
@@ -234,9 +235,18 @@ size_t hak_empty_resident(void);
 size_t hak_empty_peak(void); /* the most it has been */
 void hak_empty_enforce(void);
 /* The bound on it, and the bytes in use it is a share of (HAKMEM_EMPTY_MAX_PERCENT): slabs
- * while they are in use, and L2.5 blocks. */
+ * while they are in use, and L2.5 blocks.  Not the large blocks: a mapping of its own says
+ * little about its pages (a table from calloc is mostly untouched), and a free of one leaves no
+ * hole among blocks in use.  Counted only for the share: a producer's L2.5 blocks that a
+ * consumer frees would otherwise move the count's line between their cores at every block. */
 size_t hak_empty_bound(void);
-void hak_in_use_count(size_t bytes, bool add);
+extern _Atomic(size_t) hak_in_use_bytes;
+HAK_INLINE void hak_in_use_count(size_t bytes, bool add)
+{
+  if (!hak_opt.EMPTY_MAX_PERCENT) return;
+  if (add) atomic_fetch_add_explicit(&hak_in_use_bytes, bytes, memory_order_relaxed);
+  else atomic_fetch_sub_explicit(&hak_in_use_bytes, bytes, memory_order_relaxed);
+}
 /* The purge delay, in seconds: HAKMEM_SLAB_PURGE_MS until the learner sets one (learn.c, in
  * milliseconds). */
 double hak_purge_delay(void);
