@@ -24,8 +24,8 @@
  * | unowned, with room    | NULL   | by longest | a thread picks it (span_switch); last block out |
  * | unowned, no block     | NULL   | by longest | up to SPAN_KEEP_EMPTY kept (kept), the rest   |
  * |                       |        |            | given to the LRU cache (relist_locked)        |
- * A free that makes an unowned region wholly free, or its longest free run pass its bin, or a
- * page of it dirty while it is off the dirty list, relists it (span_relist) after dropping its
+ * A free that makes an unowned region wholly free, or its longest free run pass its bin's power
+ * of two, or a page of it dirty while it is off the dirty list, relists it (span_relist) after dropping its
  * lock; it pins the region (pending) meanwhile, so that no one retires it in between. */
 #include <errno.h>
 #include <pthread.h>
@@ -46,8 +46,10 @@
 #define SPAN_MAXPAGES 512 /* pages of a region at the smallest page size, 4 KiB */
 /* Bin 4c + q: longest free run in the q-th quarter of [2^c, 2^(c+1)) units (c >= 2; below, one
  * bin per power of two).  A request of k units takes a region from k's bin, where a region may
- * be too short, or from the next bin that has one, where every region fits: the shortest run
- * that fits, within a quarter, so that long runs stay for long blocks. */
+ * be too short, or from the next bin that has one, where every region fits: about the shortest
+ * run that fits, so that long runs stay for long blocks.  A bin is a lower bound of a region's
+ * longest run: a free relists the region only when the run passes a power of two (a relist
+ * takes the list lock), so a region may sit a quarter or three below where it would fit. */
 #define SPAN_BINS 48
 #define SPAN_TRIES 4      /* regions of the first fitting bin tried before a larger bin */
 #define SPAN_LOOKS 48     /* regions a thread out of room looks into before it maps one */
@@ -393,8 +395,9 @@ static size_t purge_oldest(double now, double age, size_t max, size_t *bytes)
   hak_ss_t *got[16];
   bool old_only[16];
   size_t n = 0, want = hak_opt.PURGE_BATCH ? 16 : 1, pending = 0;
+  hak_ss_t *moved = NULL; /* the first region put back at the tail: the walk ends there */
   pthread_mutex_lock(&span.lock);
-  for (hak_ss_t *ss = span.dirty.head, *next; ss && n < want; ss = next) {
+  for (hak_ss_t *ss = span.dirty.head, *next; ss && ss != moved && n < want; ss = next) {
     hak_span_meta_t *m = meta(ss);
     next = m->dirty_next;
     size_t resident = hak_empty_resident();
@@ -404,11 +407,14 @@ static size_t purge_oldest(double now, double age, size_t max, size_t *bytes)
     else if (pthread_mutex_trylock(&m->lock) != 0) continue;
     dirty_leave(ss);
     /* By age (not past the bound, nor a trim), with young pages not due yet: those stay, and
-     * the region, met again at the tail, stops the walk (0 <= age). */
-    old_only[n] = within && age >= 0 && now - m->young_at <= age &&
-                  bits_count(m->young, 0, SPAN_MAXPAGES) != 0;
-    if (old_only[n]) dirty_join(ss, now);
-    pending += (size_t)m->dirty_pages << page_shift;
+     * the region goes back to the tail. */
+    unsigned young = bits_count(m->young, 0, SPAN_MAXPAGES);
+    old_only[n] = within && age >= 0 && now - m->young_at <= age && young != 0;
+    if (old_only[n]) {
+      dirty_join(ss, now);
+      if (!moved) moved = ss;
+    }
+    pending += (size_t)(m->dirty_pages - (old_only[n] ? young : 0)) << page_shift;
     got[n++] = ss;
   }
   pthread_mutex_unlock(&span.lock);
@@ -690,8 +696,6 @@ static int block_index(hak_ss_t *ss, const void *p)
   return i >= 0 && bit(meta(ss)->start, (unsigned)i) ? i : -1;
 }
 
-/* Frees units [i, i + k) of ss, under its lock; the pages they leave wholly free are dirty.
- * Returns why the region must be relisted, if it must (RELIST_*). */
 /* Pages [p, p + n) of a region, under its lock, have just become dirty: young if it is on the
  * dirty list already (its time there is older than they are). */
 static void mark_dirty(hak_span_meta_t *m, unsigned p, unsigned n)
@@ -699,6 +703,8 @@ static void mark_dirty(hak_span_meta_t *m, unsigned p, unsigned n)
   bits_set2(m->dirty, m->on_dirty ? m->young : NULL, p, n, true);
 }
 
+/* Frees units [i, i + k) of ss, under its lock; the pages they leave wholly free are dirty.
+ * Returns why the region must be relisted, if it must (RELIST_*). */
 static int free_run_locked(hak_ss_t *ss, unsigned i, unsigned k)
 {
   hak_span_meta_t *m = meta(ss);
@@ -870,6 +876,8 @@ bool hak_span_resize(hak_ss_t *ss, void *p, size_t n)
       bits_set(m->start, end, 1, false);
       m->blocks--;
       ok = true;
+      /* An unowned region's bin may now be above its longest run: filed again, at once. */
+      if (!m->owner && m->bin) relist = RELIST_MUST;
     }
   }
   region_unlock(ss, relist);

@@ -53,8 +53,8 @@ static struct {
 
 /* ---- empty memory that keeps its pages ---------------------------------------------------
  * Bytes of the pools' dirty slabs, of the cached SuperSlabs not yet purged and of the span
- * regions' dirty pages (span.c), changed under the lock of what holds them.  Past
- * HAKMEM_EMPTY_MAX_MB, hak_empty_enforce purges the oldest at once instead of after
+ * regions' dirty pages (span.c), changed under the lock of what holds them.  Past its bound
+ * (hak_empty_bound), hak_empty_enforce purges the oldest at once instead of after
  * HAKMEM_SLAB_PURGE_MS. */
 static _Atomic(size_t) empty_resident, empty_peak;
 _Atomic(size_t) hak_in_use_bytes;
