@@ -120,8 +120,8 @@ int main(int argc, char **argv)
   printf("bench=span threads=%llu blocks=%llu min=%llu max=%llu churn=%llu seed=%llu "
          "all_pages=%llu time_s=%.6f ops=%llu ops_per_s=%.0f alloc_s=%.6f churn_s=%.6f free_s=%.6f "
          "maps_at_peak=%ld maxrss_kb=%ld malloc=%s check=%llu ru_maxrss_kb=%ld final_rss_kb=%ld\n",
-         threads, nblocks, min_size, max_size, churn, seed, all_pages, t, ops, (double)ops / t, t1 - t0,
-         churn_s, free_s, maps_at_peak,
+         threads, nblocks, min_size, max_size, churn, seed, all_pages, t, ops, (double)ops / t,
+         t1 - t0, churn_s, free_s, maps_at_peak,
          bench_maxrss_kb(), bench_malloc_provider(), (unsigned long long)check,
          bench_ru_maxrss_kb(), final_kb);
   return 0;

@@ -25,8 +25,9 @@
  * | unowned, no block     | NULL   | by longest | up to SPAN_KEEP_EMPTY kept (kept), the rest   |
  * |                       |        |            | given to the LRU cache (relist_locked)        |
  * A free that makes an unowned region wholly free, or its longest free run pass its bin's power
- * of two, or a page of it dirty while it is off the dirty list, relists it (span_relist) after dropping its
- * lock; it pins the region (pending) meanwhile, so that no one retires it in between. */
+ * of two, or a page of it dirty while it is off the dirty list, relists it (span_relist) after
+ * dropping its lock; it pins the region (pending) meanwhile, so that no one retires it in
+ * between. */
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
@@ -383,12 +384,12 @@ static size_t purge_add(purge_batch_t *b, hak_ss_t *ss, bool old_only)
  * seconds or the empty memory is past max, give their dirty pages back.  Past max they give
  * them all and leave the list; by age, all unless young ones are not due yet: then only those
  * dirty before its time on the list, and it goes to the list's tail as dirty since now (each
- * page keeps its pages from age to about twice that).  The list lock is held only to choose them, since every relist of
- * another thread waits on it and a purge is a system call; each region's lock is held until its
- * pages are gone.  With HAKMEM_PURGE_BATCH up to 16 regions go in one call: the first region's
- * lock is waited for, the others' only tried (a thread holds one region lock at most but here),
- * so no two threads wait on each other.  Returns how many regions were purged (0 once none is
- * due), and adds the bytes purged to *bytes. */
+ * page keeps its pages from age to about twice that).  The list lock is held only to choose
+ * them, since every relist of another thread waits on it and a purge is a system call; each
+ * region's lock is held until its pages are gone.  With HAKMEM_PURGE_BATCH up to 16 regions go
+ * in one call: the first region's lock is waited for, the others' only tried (a thread holds
+ * one region lock at most but here), so no two threads wait on each other.  Returns how many
+ * regions were purged (0 once none is due), and adds the bytes purged to *bytes. */
 static size_t purge_oldest(double now, double age, size_t max, size_t *bytes)
 {
   if (!any_dirty()) return 0;

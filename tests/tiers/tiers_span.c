@@ -421,7 +421,8 @@ int main(int argc, char **argv)
     plan(3);
     threads();
   } else {
-    bail_out("usage: tiers_span live | purge MS | young MS | bound MB | share MB PCT | trim | packing | align | threads");
+    bail_out("usage: tiers_span live | purge MS | young MS | bound MB | share MB PCT | trim | "
+             "packing | align | threads");
   }
   return exit_status();
 }
