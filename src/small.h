@@ -26,8 +26,7 @@
 #define HAK_TINY_CLASSES 20
 #define HAK_NCLASSES 44
 
-extern const uint8_t hak_tiny_class_tbl[HAK_TINY_MAX / 16 + 1];
-extern const uint8_t hak_mid_class_tbl[HAK_SMALL_MAX / 256 + 1];
+extern const uint8_t hak_class_tbl[HAK_SMALL_MAX / 16 + 1];
 extern const uint32_t hak_class_size[HAK_NCLASSES];
 /* n * hak_class_magic[c] < hak_class_magic[c] exactly when n (< 2^32) is a multiple of
  * the class size (Lemire, Kaser and Kurz, "Faster remainder by direct computation", 2019). */
@@ -35,7 +34,7 @@ extern const uint64_t hak_class_magic[HAK_NCLASSES];
 
 HAK_INLINE unsigned hak_class_of(size_t n)
 {
-  return n <= HAK_TINY_MAX ? hak_tiny_class_tbl[(n + 15) >> 4] : hak_mid_class_tbl[(n + 255) >> 8];
+  return hak_class_tbl[(n + 15) >> 4];
 }
 /* Which slabs a class lives in: up to 8 KiB (the tiny classes and the first twelve mid ones),
  * 64 KiB slabs of at least 7 blocks; above, 512 KiB slabs.  A thread that uses a class holds a

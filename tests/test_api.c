@@ -80,6 +80,20 @@ static void test_malloc(void)
   }
   ok(good, "malloc in every tier: usable size >= request and all of it writable");
   ok(malloc_usable_size(NULL) == 0, "malloc_usable_size(NULL) == 0");
+
+  /* Every small size gets a class that holds it and wastes at most a step: 16 bytes, or a
+   * quarter of the size (the classes go by quarters of a power of two). */
+  size_t wrong = 0, first = 0;
+  for (size_t n = 0; n <= 65536; n++) {
+    void *p = malloc(n);
+    size_t u = p ? malloc_usable_size(p) : 0;
+    if (!p || u < n || u > n + (n / 4 > 16 ? n / 4 : 16)) {
+      if (!wrong++) first = n;
+    }
+    free(p);
+  }
+  ok(wrong == 0, "malloc(0..65536): usable size at least the request and at most a class step "
+     "above it (%zu wrong, the first at %zu)", wrong, first);
 }
 
 static void test_alignment16(void)
@@ -454,7 +468,7 @@ static void test_hakmem_api(void)
 int main(void)
 {
   watchdog(60);
-  plan(62);
+  plan(63);
   test_malloc();
   test_alignment16();
   test_calloc();
