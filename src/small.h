@@ -21,7 +21,6 @@
 #include "free.h"
 #include "superslab.h"
 
-#define HAK_TINY_MAX 1024
 #define HAK_SMALL_MAX 65536
 #define HAK_TINY_CLASSES 20
 #define HAK_NCLASSES 44

@@ -73,6 +73,16 @@ size_t hak_empty_bound(void)
   return HAK_MAX(max, share);
 }
 
+/* *v becomes x if x is more. */
+static void atomic_raise(_Atomic(size_t) *v, size_t x)
+{
+  size_t was = atomic_load_explicit(v, memory_order_relaxed);
+  while (x > was &&
+         !atomic_compare_exchange_weak_explicit(v, &was, x, memory_order_relaxed,
+                                                memory_order_relaxed)) {
+  }
+}
+
 size_t hak_empty_resident(void)
 {
   return atomic_load_explicit(&empty_resident, memory_order_relaxed);
@@ -89,18 +99,14 @@ void hak_empty_count(size_t bytes, bool add)
     atomic_fetch_sub_explicit(&empty_resident, bytes, memory_order_relaxed);
     return;
   }
-  size_t now = atomic_fetch_add_explicit(&empty_resident, bytes, memory_order_relaxed) + bytes;
-  size_t peak = atomic_load_explicit(&empty_peak, memory_order_relaxed);
-  while (now > peak && !atomic_compare_exchange_weak_explicit(&empty_peak, &peak, now,
-                                                              memory_order_relaxed,
-                                                              memory_order_relaxed)) {
-  }
+  atomic_raise(&empty_peak,
+               atomic_fetch_add_explicit(&empty_resident, bytes, memory_order_relaxed) + bytes);
 }
 
 /* ---- the purge delay ------------------------------------------------------------------- */
 static _Atomic(unsigned) purge_ms_learned;
 static _Atomic(uint64_t) purged_aged, purged_retaken;
-static _Atomic(unsigned) retaken_gap; /* the longest free-to-retake time since the last look, ms */
+static _Atomic(size_t) retaken_gap; /* the longest free-to-retake time since the last look, ms */
 
 double hak_purge_delay(void)
 {
@@ -124,19 +130,14 @@ void hak_purge_retaken(size_t bytes, double freed_at)
   double gap = hak_os_now() - freed_at;
   if (gap > hak_opt.LEARN_PURGE_MAX_MS / 1000.0) return; /* no delay it may set kept it */
   atomic_fetch_add_explicit(&purged_retaken, bytes, memory_order_relaxed);
-  unsigned ms = (unsigned)(gap * 1000) + 1;
-  unsigned was = atomic_load_explicit(&retaken_gap, memory_order_relaxed);
-  while (ms > was && !atomic_compare_exchange_weak_explicit(&retaken_gap, &was, ms,
-                                                            memory_order_relaxed,
-                                                            memory_order_relaxed)) {
-  }
+  atomic_raise(&retaken_gap, (size_t)(gap * 1000) + 1);
 }
 
 void hak_purge_totals(uint64_t *aged, uint64_t *retaken, unsigned *gap_ms)
 {
   *aged = atomic_load_explicit(&purged_aged, memory_order_relaxed);
   *retaken = atomic_load_explicit(&purged_retaken, memory_order_relaxed);
-  *gap_ms = atomic_exchange_explicit(&retaken_gap, 0, memory_order_relaxed);
+  *gap_ms = (unsigned)atomic_exchange_explicit(&retaken_gap, 0, memory_order_relaxed);
 }
 
 static bool lru_purge_one(hak_ss_t *ss, hak_ss_t **purge);
