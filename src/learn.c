@@ -16,6 +16,15 @@
  * dwell times before another try.  A class quiet for LEARN_QUIET windows goes back to its
  * default, so that its magazines shrink at their owners' next slow path.
  *
+ * On the same rules it moves each class's bound of kept full slabs (hak_kept_full), from
+ * HAKMEM_KEPT_FULL_SLABS up to HAKMEM_LEARN_KEPT_MAX, four times at a step.  What it reads:
+ * the slabs that refills took from the class's shared list.  Why: past the bound a thread
+ * stops watching the slabs it fills, the first remote free into one puts it on the shared
+ * list, and a producer whose consumer frees far behind it then takes its own slabs back from
+ * there one free block at a time, under the list's lock, where a listed slab would have
+ * gathered its frees (bench_prodcons with a lag: 12% faster at 256 than at 16).  A listed
+ * full slab holds no free memory, and a refill looks at no more than FULL_LOOKS of them.
+ *
  * It also moves the purge delay (hak_purge_delay), from HAKMEM_SLAB_PURGE_MS up to
  * HAKMEM_LEARN_PURGE_MAX_MS.  What it reads: the bytes that purges by age gave back and the
  * bytes of purged memory taken into use again (a pool's clean slab, a SuperSlab from the ring,
@@ -39,16 +48,35 @@
 
 #define LEARN_RAISE 10 /* slow paths per millisecond of window: 10,000 a second */
 #define LEARN_QUIET 50 /* windows with no slow path */
+#define KEPT_RAISE 1   /* shared slabs taken per millisecond of window: 1,000 a second */
 #define LEARN_LOG_MAX 256
 #define PURGE_RAISE (8u << 20) /* bytes of purged memory taken back per second: 2,048 faults */
 #define PURGE_CLASS HAK_NCLASSES /* the "class" of a purge-delay decision in the log */
 
+/* The per-class knobs, each moved by its own count (small.h), on the same rules. */
+enum { KNOB_BATCH, KNOB_KEPT, KNOB_PURGE };
+static const struct {
+  unsigned (*get)(unsigned c, unsigned *def, unsigned *most);
+  void (*set)(unsigned c, unsigned to);
+  unsigned count;       /* which of hak_heap_slow_counts */
+  unsigned raise;       /* that count per millisecond of window that raises the knob */
+  unsigned step;        /* a raise multiplies the knob by this */
+  const char *name, *unit, *raised, *kept, *undone;
+} knobs[2] = {
+  [KNOB_BATCH] = {hak_mag_batch, hak_mag_set_batch, HAK_SLOW_MAG, LEARN_RAISE, 2, "batch",
+                  "slow paths per window", "raised: slow paths frequent",
+                  "kept: slow paths fell", "undone: slow paths did not fall enough"},
+  [KNOB_KEPT] = {hak_kept_full, hak_kept_set, HAK_SLOW_SHARED, KEPT_RAISE, 4, "kept full slabs",
+                 "shared slabs taken per window", "raised: shared slabs taken often",
+                 "kept: fewer shared slabs taken", "undone: shared slabs not taken less"},
+};
+
 typedef struct {
-  uint64_t seen;          /* the slow-path count at the last look */
-  uint64_t base;          /* the slow paths in the window before a trial */
+  uint64_t seen;          /* the knob's count at the last look */
+  uint64_t base;          /* the count in the window before a trial */
   double changed_at, wait_until;
-  unsigned quiet;         /* windows in a row with none */
-  uint16_t prev;          /* the batch before a trial */
+  unsigned quiet;         /* windows in a row with no slow path of the class */
+  uint16_t prev;          /* the value before a trial */
   bool trial, started;
 } learn_class_t;
 
@@ -65,67 +93,73 @@ typedef struct {
 } learn_purge_t;
 
 static struct {
-  learn_class_t cls[HAK_NCLASSES];
+  learn_class_t cls[2][HAK_NCLASSES]; /* [knob][class] */
   learn_purge_t purge;
   double t0, last;
   struct {
     double at;
-    unsigned cls, from, to; /* cls PURGE_CLASS: the purge delay, from and to in ms */
-    uint64_t before, after; /* slow paths per window; for the delay, KiB taken back a second */
+    unsigned knob, cls, from, to; /* KNOB_PURGE: the purge delay, from and to in ms */
+    uint64_t before, after; /* the knob's count per window; for the delay, KiB back a second */
     char what;            /* r: raised, k: kept, u: undone, q: quiet, back to the default */
   } log[LEARN_LOG_MAX];
   _Atomic(unsigned) logged; /* entries written (release: the report reads them at exit) */
   unsigned dropped;
 } L;
 
-static const char *why(char what, bool purge)
+static const char *why(char what, unsigned knob)
 {
+  if (knob == KNOB_PURGE) {
+    switch (what) {
+    case 'r': return "raised: purged memory taken back soon after";
+    case 'k': return "kept: less purged memory taken back";
+    case 'u': return "undone: as much purged memory taken back";
+    default: return "back to the default: purged memory not taken back";
+    }
+  }
   switch (what) {
-  case 'r': return purge ? "raised: purged memory taken back soon after"
-                         : "raised: slow paths frequent";
-  case 'k': return purge ? "kept: less purged memory taken back" : "kept: slow paths fell";
-  case 'u': return purge ? "undone: as much purged memory taken back"
-                         : "undone: slow paths did not fall enough";
-  default: return purge ? "back to the default: purged memory not taken back"
-                        : "back to the default: class quiet";
+  case 'r': return knobs[knob].raised;
+  case 'k': return knobs[knob].kept;
+  case 'u': return knobs[knob].undone;
+  default: return "back to the default: class quiet";
   }
 }
 
 /* The decision as one line into buf. */
-static void describe(char *buf, size_t cap, double at, unsigned c, unsigned from, unsigned to,
-                     uint64_t before, uint64_t after, char what)
+static void describe(char *buf, size_t cap, double at, unsigned knob, unsigned c, unsigned from,
+                     unsigned to, uint64_t before, uint64_t after, char what)
 {
-  bool purge = c == PURGE_CLASS;
-  const char *unit = purge ? "KiB taken back a second" : "slow paths per window";
+  bool purge = knob == KNOB_PURGE;
+  const char *unit = purge ? "KiB taken back a second" : knobs[knob].unit;
   char nums[80] = "";
   if (what == 'r') hak_format(nums, sizeof nums, " (%zu %s)", (size_t)before, unit);
   else if (what != 'q')
     hak_format(nums, sizeof nums, " (%zu -> %zu %s)", (size_t)before, (size_t)after, unit);
   char change[48];
-  const char *knob = purge ? "purge delay" : "batch", *ms = purge ? " ms" : "";
-  if (what == 'k') hak_format(change, sizeof change, "%s %u%s", knob, to, ms);
-  else hak_format(change, sizeof change, "%s %u -> %u%s", knob, from, to, ms);
+  const char *name = purge ? "purge delay" : knobs[knob].name, *ms = purge ? " ms" : "";
+  if (what == 'k') hak_format(change, sizeof change, "%s %u%s", name, to, ms);
+  else hak_format(change, sizeof change, "%s %u -> %u%s", name, from, to, ms);
   char who[40] = "";
   if (!purge) hak_format(who, sizeof who, "class %u (%u B): ", c, (unsigned)hak_class_size[c]);
   hak_format(buf, cap, "at %zu ms, %s%s, %s%s", (size_t)(at * 1000), who, change,
-             why(what, purge), nums);
+             why(what, knob), nums);
 }
 
-static void decide(double now, unsigned c, unsigned from, unsigned to, uint64_t before,
-                   uint64_t after, char what)
+static void decide(double now, unsigned knob, unsigned c, unsigned from, unsigned to,
+                   uint64_t before, uint64_t after, char what)
 {
   unsigned i = atomic_load_explicit(&L.logged, memory_order_relaxed);
   if (i < LEARN_LOG_MAX) {
     __typeof__(L.log[0]) *e = &L.log[i];
     e->at = now - L.t0;
-    e->cls = c, e->from = from, e->to = to, e->before = before, e->after = after, e->what = what;
+    e->knob = knob, e->cls = c, e->from = from, e->to = to;
+    e->before = before, e->after = after, e->what = what;
     atomic_store_explicit(&L.logged, i + 1, memory_order_release);
   } else {
     L.dropped++;
   }
   if (hak_opt.LEARN_LOG) {
     char line[200];
-    describe(line, sizeof line, now - L.t0, c, from, to, before, after, what);
+    describe(line, sizeof line, now - L.t0, knob, c, from, to, before, after, what);
     hak_msg("hakmem: learner: %s", line);
   }
 }
@@ -172,11 +206,11 @@ static void learn_purge(double now, double dwell)
     double rate = k->since_bytes / over;
     uint64_t before = (uint64_t)(k->base_rate / 1024), after = (uint64_t)(rate / 1024);
     if (2 * rate > k->base_rate) {
-      decide(now, PURGE_CLASS, k->ms, k->prev, before, after, 'u');
+      decide(now, KNOB_PURGE, PURGE_CLASS, k->ms, k->prev, before, after, 'u');
       purge_move(k, now, k->prev);
       k->wait_until = now + 8 * judge;
     } else {
-      decide(now, PURGE_CLASS, k->ms, k->ms, before, after, 'k');
+      decide(now, KNOB_PURGE, PURGE_CLASS, k->ms, k->ms, before, after, 'k');
       k->changed_at = now;
     }
     purge_restart(k, now);
@@ -184,7 +218,7 @@ static void learn_purge(double now, double dwell)
   }
   k->quiet = dr ? 0 : da ? k->quiet + 1 : k->quiet;
   if (k->quiet >= LEARN_QUIET && k->ms != def) {
-    decide(now, PURGE_CLASS, k->ms, def, 0, 0, 'q');
+    decide(now, KNOB_PURGE, PURGE_CLASS, k->ms, def, 0, 0, 'q');
     purge_move(k, now, def);
     k->quiet = 0;
     purge_restart(k, now);
@@ -197,13 +231,55 @@ static void learn_purge(double now, double dwell)
      * twice the delay: one step where a doubling at a time would be undone on the way. */
     unsigned to = HAK_MAX(HAK_MAX(2 * k->ms, 10u), k->since_gap + k->since_gap / 4);
     to = HAK_MIN(to, most);
-    decide(now, PURGE_CLASS, k->ms, to, (uint64_t)(rate / 1024), 0, 'r');
+    decide(now, KNOB_PURGE, PURGE_CLASS, k->ms, to, (uint64_t)(rate / 1024), 0, 'r');
     k->prev = k->ms;
     purge_move(k, now, to);
     k->base_rate = rate;
     k->trial = true;
   }
   purge_restart(k, now); /* a rate over the last dwell time, not since the start */
+}
+
+/* One look at knob kn of class c, whose count rose by n in this window of the class's slow
+ * paths, busy of them (see the top of the file). */
+static void learn_class(double now, double dwell, uint64_t raise, unsigned kn, unsigned c,
+                        uint64_t n, uint64_t busy)
+{
+  learn_class_t *k = &L.cls[kn][c];
+  unsigned def, most, v = knobs[kn].get(c, &def, &most);
+  if (!v || most <= def) return; /* no heap yet, or nothing to learn for this class */
+  k->quiet = busy ? 0 : k->quiet + 1;
+  if (k->trial) {
+    if (now - k->changed_at < dwell) return;
+    k->trial = false;
+    /* Kept if the count fell by at least half of what the larger value promises (twice the
+     * batch: half as many trips, so at least a quarter fewer). */
+    if (2 * (uint64_t)v * n > k->base * (v + k->prev)) {
+      knobs[kn].set(c, k->prev);
+      decide(now, kn, c, v, k->prev, k->base, n, 'u');
+      k->changed_at = now;
+      k->wait_until = now + 8 * dwell;
+    } else {
+      decide(now, kn, c, v, v, k->base, n, 'k');
+    }
+    return;
+  }
+  if (k->quiet >= LEARN_QUIET && v != def) {
+    knobs[kn].set(c, def);
+    decide(now, kn, c, v, def, 0, 0, 'q');
+    k->changed_at = now;
+    return;
+  }
+  if (n >= raise * knobs[kn].raise && v < most && now - k->changed_at >= dwell &&
+      now >= k->wait_until) {
+    unsigned to = HAK_MIN(v * knobs[kn].step, most);
+    knobs[kn].set(c, to);
+    k->prev = (uint16_t)v;
+    k->base = n;
+    k->trial = true;
+    k->changed_at = now;
+    decide(now, kn, c, v, to, n, 0, 'r');
+  }
 }
 
 void hak_learn_tick(double now)
@@ -213,48 +289,21 @@ void hak_learn_tick(double now)
   if (now - L.last < window) return;
   double span = now - L.last; /* a late wakeup counts for what it covers */
   L.last = now;
-  uint64_t total[HAK_NCLASSES];
+  uint64_t total[HAK_SLOW_KINDS][HAK_NCLASSES];
   hak_heap_slow_counts(total);
   learn_purge(now, dwell);
-  uint64_t raise = (uint64_t)(LEARN_RAISE * span * 1000);
+  uint64_t raise = (uint64_t)(span * 1000); /* milliseconds of window */
   for (unsigned c = 0; c < HAK_NCLASSES; c++) {
-    learn_class_t *k = &L.cls[c];
-    uint64_t n = k->started ? total[c] - k->seen : 0;
-    k->seen = total[c];
-    k->started = true;
-    unsigned def, most, batch = hak_mag_batch(c, &def, &most);
-    if (!batch || most <= def) continue; /* no heap yet, or nothing to learn for this class */
-    k->quiet = n ? 0 : k->quiet + 1;
-    if (k->trial) {
-      if (now - k->changed_at < dwell) continue;
-      k->trial = false;
-      /* Kept if the slow paths fell by at least half of what the larger batch promises (a
-       * batch twice as large: half as many trips; so at least a quarter fewer). */
-      if (2 * (uint64_t)batch * n > k->base * (batch + k->prev)) {
-        hak_mag_set_batch(c, k->prev);
-        decide(now, c, batch, k->prev, k->base, n, 'u');
-        k->changed_at = now;
-        k->wait_until = now + 8 * dwell;
-      } else {
-        decide(now, c, batch, batch, k->base, n, 'k');
-      }
-      continue;
+    uint64_t n[2];
+    for (unsigned kn = 0; kn < 2; kn++) {
+      learn_class_t *k = &L.cls[kn][c];
+      uint64_t now_n = total[knobs[kn].count][c];
+      n[kn] = k->started ? now_n - k->seen : 0;
+      k->seen = now_n;
+      k->started = true;
     }
-    if (k->quiet >= LEARN_QUIET && batch != def) {
-      hak_mag_set_batch(c, def);
-      decide(now, c, batch, def, 0, 0, 'q');
-      k->changed_at = now;
-      continue;
-    }
-    if (n >= raise && batch < most && now - k->changed_at >= dwell && now >= k->wait_until) {
-      unsigned to = batch * 2 < most ? batch * 2 : most;
-      hak_mag_set_batch(c, to);
-      k->prev = (uint16_t)batch;
-      k->base = n;
-      k->trial = true;
-      k->changed_at = now;
-      decide(now, c, batch, to, n, 0, 'r');
-    }
+    for (unsigned kn = 0; kn < 2; kn++)
+      learn_class(now, dwell, raise, kn, c, n[kn], n[KNOB_BATCH] | n[KNOB_KEPT]);
   }
 }
 
@@ -262,12 +311,14 @@ void hak_learn_report(void (*out)(const char *fmt, ...))
 {
   unsigned n = atomic_load_explicit(&L.logged, memory_order_acquire);
   out("hakmem: learner: %u decisions%s", n,
-      hak_stats_on ? " (HAKMEM_STATS turns the magazines off: nothing to tune; see HAKMEM_LEARN_LOG)"
+      hak_stats_on
+          ? " (HAKMEM_STATS turns the magazines off: no batch to tune; see HAKMEM_LEARN_LOG)"
       : n == LEARN_LOG_MAX ? " (the first ones listed)" : "");
   for (unsigned i = 0; i < n; i++) {
     __typeof__(L.log[0]) *e = &L.log[i];
     char line[200];
-    describe(line, sizeof line, e->at, e->cls, e->from, e->to, e->before, e->after, e->what);
+    describe(line, sizeof line, e->at, e->knob, e->cls, e->from, e->to, e->before, e->after,
+             e->what);
     out("hakmem:   %s", line);
   }
 }

@@ -105,7 +105,7 @@ static struct {
   char *arena;
   size_t arena_left;
   hak_class_stats_t exited[HAK_NCLASSES]; /* counts of heaps whose threads have exited */
-  uint64_t exited_slow[HAK_NCLASSES];
+  uint64_t exited_slow[HAK_SLOW_KINDS][HAK_NCLASSES];
   /* Held by the background thread through its pass over the heaps (hak_heap_release_idle),
    * which takes their trim and list locks without the heaps' lock; fork takes it first. */
   pthread_mutex_t pass_lock;
@@ -129,14 +129,22 @@ static struct {
 static _Atomic(unsigned long) heapless_over;
 static __thread int heapless_at __attribute__((tls_model("initial-exec"))) = -1;
 
-void hak_heap_slow_counts(uint64_t out[HAK_NCLASSES])
+void hak_heap_slow_counts(uint64_t out[HAK_SLOW_KINDS][HAK_NCLASSES])
 {
   pthread_mutex_lock(&heaps.lock);
   memcpy(out, heaps.exited_slow, sizeof heaps.exited_slow);
   for (hak_heap_t *h = heaps.all; h; h = h->next_all)
-    if (h->live)
-      for (unsigned c = 0; c < HAK_NCLASSES; c++) out[c] += __atomic_load_n(&h->slow[c], __ATOMIC_RELAXED);
+    for (unsigned k = 0; h->live && k < HAK_SLOW_KINDS; k++)
+      for (unsigned c = 0; c < HAK_NCLASSES; c++)
+        out[k][c] += __atomic_load_n(&h->slow[k][c], __ATOMIC_RELAXED);
   pthread_mutex_unlock(&heaps.lock);
+}
+
+/* One more slow path of class c, of a kind, for the learner (stored atomically: it reads
+ * them). */
+static void count_slow(hak_heap_t *h, unsigned kind, unsigned c)
+{
+  __atomic_store_n(&h->slow[kind][c], h->slow[kind][c] + 1, __ATOMIC_RELAXED);
 }
 
 /* The shared partial lists, one per class: partly free slabs that no thread owns. */
@@ -226,6 +234,30 @@ void hak_mag_set_batch(unsigned c, unsigned batch)
   __atomic_store_n(&mag_learned[c], (uint16_t)(batch == mag.batch[c] ? 0 : batch), __ATOMIC_RELAXED);
 }
 
+/* The learner's bound on the full slabs a heap keeps listed per class (retire_locked), from
+ * HAKMEM_KEPT_FULL_SLABS up to HAKMEM_LEARN_KEPT_MAX; 0: the option's. */
+static _Atomic(uint16_t) kept_learned[HAK_NCLASSES];
+
+static unsigned kept_now(unsigned c)
+{
+  unsigned k = __atomic_load_n(&kept_learned[c], __ATOMIC_RELAXED);
+  return k ? k : (unsigned)hak_opt.KEPT_FULL_SLABS;
+}
+
+unsigned hak_kept_full(unsigned c, unsigned *def, unsigned *most)
+{
+  *def = (unsigned)hak_opt.KEPT_FULL_SLABS;
+  *most = HAK_MAX(*def, (unsigned)hak_opt.LEARN_KEPT_MAX);
+  return kept_now(c);
+}
+
+void hak_kept_set(unsigned c, unsigned kept)
+{
+  unsigned def = (unsigned)hak_opt.KEPT_FULL_SLABS;
+  kept = HAK_MAX(HAK_MIN(kept, (unsigned)hak_opt.LEARN_KEPT_MAX), def);
+  __atomic_store_n(&kept_learned[c], (uint16_t)(kept == def ? 0 : kept), __ATOMIC_RELAXED);
+}
+
 static void **mag_bottom(hak_heap_t *h, unsigned c)
 {
   return &h->slots[mag.base[c]];
@@ -272,7 +304,7 @@ static hak_heap_t *heap_new(void)
       bottom[0] = NULL;
       h->top[c] = bottom + 1;
       h->lim[c] = bottom + 1 + mag.cap[c];
-      h->slow[c] = 0;
+      for (unsigned k = 0; k < HAK_SLOW_KINDS; k++) h->slow[k][c] = 0;
       if (whole) continue;
       h->slab[c] = &hak_slab_none;
       h->bg_remote[c] = 0;
@@ -329,7 +361,8 @@ static void heap_free(hak_heap_t *h, bool parked, double now)
 {
   pthread_mutex_lock(&heaps.lock);
   stats_add(heaps.exited, h->stats);
-  for (unsigned c = 0; c < HAK_NCLASSES; c++) heaps.exited_slow[c] += h->slow[c];
+  for (unsigned k = 0; k < HAK_SLOW_KINDS; k++)
+    for (unsigned c = 0; c < HAK_NCLASSES; c++) heaps.exited_slow[k][c] += h->slow[k][c];
   h->live = false;
   h->parked = parked;
   h->parked_at = now;
@@ -877,7 +910,7 @@ static bool slab_has_blocks(hak_slab_t *s)
  * list_lock, and gives s back once unlocked when it returns true (every block came back). */
 static bool retire_locked(hak_heap_t *h, hak_slab_t *s)
 {
-  if (h->count[1][s->cls] >= (unsigned)hak_opt.KEPT_FULL_SLABS && slab_mark_full(h, s, h))
+  if (h->count[1][s->cls] >= kept_now(s->cls) && slab_mark_full(h, s, h))
     return false;
   return link_locked(h, s, slab_listed(s) ? HAK_LIST_WARM : HAK_LIST_FULL);
 }
@@ -896,6 +929,7 @@ static void slab_retire(hak_heap_t *h, hak_slab_t *s)
  * with *unpark true instead: the caller, its trim_lock dropped, has the oldest parked heap
  * hand on its slabs (hak_heap_unpark takes the heaps' lock, which heap_new holds while it
  * takes a recycled heap's trim_lock) and calls again. */
+#define FULL_LOOKS 16 /* full slabs a refill looks at */
 static hak_slab_t *refill(hak_heap_t *h, unsigned c, bool *unpark)
 {
   hak_slab_t *s = h->slab[c], *next = NULL, *w, *back = NULL;
@@ -913,11 +947,19 @@ static hak_slab_t *refill(hak_heap_t *h, unsigned c, bool *unpark)
         back = w;
       }
     }
-    for (w = listed ? h->head[1][c] : NULL; !next && w; w = w->next) {
+    /* A full slab that other threads have freed into.  Those passed over go to the tail, so
+     * that full slabs whose blocks live long, which the learner's bound may make many, cost a
+     * refill at most FULL_LOOKS looks. */
+    unsigned looks = listed ? HAK_MIN(h->count[1][c], FULL_LOOKS) : 0;
+    for (; !next && looks; looks--) {
+      w = h->head[1][c];
+      list_unlink(h, w);
       if (remote_count(w)) {
-        list_unlink(h, w);
         hak_slab_collect(w);
         next = w;
+      } else if (link_locked(h, w, HAK_LIST_FULL)) {
+        w->next = back;
+        back = w;
       }
     }
     if (s != &hak_slab_none && retire_locked(h, s)) {
@@ -928,6 +970,7 @@ static hak_slab_t *refill(hak_heap_t *h, unsigned c, bool *unpark)
     give_back_chain(back);
   }
   while (!next && (next = hak_partial_pop(c, h)) != NULL) {
+    count_slow(h, HAK_SLOW_SHARED, c);
     if (hak_unlikely(hak_stats_on)) hak_stats_partial(true);
     if (!slab_has_blocks(next)) { /* defensive: a listed slab always has a block to give */
       slab_retire(h, next);
@@ -1082,16 +1125,10 @@ static unsigned mag_sync(hak_heap_t *h, unsigned c)
   return cap;
 }
 
-/* One more slow path of class c, for the learner (stored atomically: it reads them). */
-static void count_slow(hak_heap_t *h, unsigned c)
-{
-  __atomic_store_n(&h->slow[c], h->slow[c] + 1, __ATOMIC_RELAXED);
-}
-
 void hak_mag_overflow(hak_heap_t *h, hak_slab_t *s, void *p)
 {
   unsigned c = s->cls;
-  count_slow(h, c);
+  count_slow(h, HAK_SLOW_MAG, c);
   unsigned cap = mag_sync(h, c);
   if (cap == 0) { /* statistics: no magazine */
     slab_take_back(h, p);
@@ -1149,7 +1186,7 @@ void *hak_small_alloc_slow(unsigned c, size_t n)
     if (slab_listed(s)) h->stats[c].hits++;
     else h->stats[c].refills++;
   }
-  count_slow(h, c);
+  count_slow(h, HAK_SLOW_MAG, c);
   mag_sync(h, c);
   if (!slab_listed(s) && c >= HAK_TINY_CLASSES && n) {
     void *b = mid_borrow(h, c, n);

@@ -24,6 +24,7 @@
 #define HAK_SMALL_MAX 65536
 #define HAK_TINY_CLASSES 20
 #define HAK_NCLASSES 44
+enum { HAK_SLOW_MAG, HAK_SLOW_SHARED, HAK_SLOW_KINDS };
 
 extern const uint8_t hak_class_tbl[HAK_SMALL_MAX / 16 + 1];
 extern const uint32_t hak_class_size[HAK_NCLASSES];
@@ -78,7 +79,7 @@ struct hak_heap {
   uint32_t bg_refills;
   double bg_since;
   uint32_t bg_remote[HAK_NCLASSES];
-  uint32_t slow[HAK_NCLASSES];    /* slow paths per class, for the learner (stored atomically) */
+  uint32_t slow[HAK_SLOW_KINDS][HAK_NCLASSES]; /* for the learner (stored atomically) */
   hak_ss_t *span;                 /* the span region it allocates L2.5 blocks from (span.h) */
   hak_heap_t *next_all;           /* every heap ever made */
   hak_heap_t *next_free;          /* heaps whose thread has exited (parked or not), for reuse */
@@ -169,8 +170,13 @@ unsigned hak_heap_unpark(double now, double max_age, unsigned most);
  * be set to (all 0 before the first heap); setting keeps it within those. */
 unsigned hak_mag_batch(unsigned c, unsigned *def, unsigned *most);
 void hak_mag_set_batch(unsigned c, unsigned batch);
-/* Slow paths per class (magazine empty on malloc, full on free) of every heap, live or exited. */
-void hak_heap_slow_counts(uint64_t out[HAK_NCLASSES]);
+/* The same for the bound on full slabs a heap keeps listed per class (HAKMEM_KEPT_FULL_SLABS,
+ * up to HAKMEM_LEARN_KEPT_MAX). */
+unsigned hak_kept_full(unsigned c, unsigned *def, unsigned *most);
+void hak_kept_set(unsigned c, unsigned kept);
+/* Slow paths per class of every heap, live or exited, by kind: [HAK_SLOW_MAG] the magazine
+ * empty on malloc or full on free, [HAK_SLOW_SHARED] a slab taken from the shared list. */
+void hak_heap_slow_counts(uint64_t out[HAK_SLOW_KINDS][HAK_NCLASSES]);
 /* For the background thread: the wholly free slabs that heaps' lists have kept for their
  * owners for longer than HAKMEM_SLAB_PURGE_MS go to the pool, and the blocks other threads
  * freed into the current slabs of heaps idle that long give their inner pages back.  Adds to

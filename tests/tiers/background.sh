@@ -27,40 +27,47 @@ fi
 sub "learn on" env HAKMEM_LEARN=1 $HAK_EMULATOR "$p" threads 1
 sub "learn idle" env HAKMEM_LEARN=1 $short $HAK_EMULATOR "$p" idle
 sub "learn fork" env HAKMEM_LEARN=1 $short $HAK_EMULATOR "$p" fork
+log=$tt_tmp/err
+# The learner's changes of a knob ("batch", "kept full slabs", "purge delay") in the last
+# case's log, one "from to what" line each.
+changes() {
+  sed -n "s/.* $1 \([0-9]*\) -> \([0-9]*\)\( ms\)*, \([a-z]*\).*/\1 \2 \4/p" "$log"
+}
+# Checks that case $1 raised knob $2 from $3 to at least $4, and never set it outside $3..$5.
+raised_within() {
+  raised=$(changes "$2" | awk -v d="$3" -v at="$4" '$1 == d && $2 >= at && $3 == "raised"' |
+    wc -l)
+  [ "$raised" -gt 0 ]
+  tt_ok $? "$1: $2 raised from $3 to at least $4 ($raised times)"
+  over=$(changes "$2" | awk -v lo="$3" -v hi="$5" '$2 > hi || $2 < lo' | wc -l)
+  [ "$over" -eq 0 ]
+  tt_ok $? "$1: no $2 set outside $3..$5 ($over)"
+}
 # Bounds: with at most 12 blocks per refill, a workload whose slow paths stay frequent gets
 # its 16..32 KiB classes raised from the default 8, and never past 12.
 sub "learn bounds" env HAKMEM_LEARN=1 HAKMEM_LEARN_LOG=1 HAKMEM_LEARN_WINDOW_MS=20 \
   HAKMEM_LEARN_DWELL_MS=60 HAKMEM_LEARN_BATCH_MAX=12 $HAK_EMULATOR "$p" churn 1500
-log=$tt_tmp/err
-raised=$(grep -c '^hakmem: learner: .*: batch 8 -> [0-9]*, raised' "$log")
-[ "$raised" -gt 0 ]
-tt_ok $? "learn bounds: batches raised from the default 8 ($raised decisions)"
-over=$(sed -n 's/^hakmem: learner: .*: batch [0-9]* -> \([0-9]*\),.*/\1/p' "$log" | awk '$1 > 12 || $1 < 8' | wc -l)
-[ "$over" -eq 0 ] && [ -s "$log" ]
-tt_ok $? "learn bounds: no batch set outside 8..12 ($over)"
+raised_within "learn bounds" batch 8 9 12
 sub "learn exit" env HAKMEM_LEARN=1 HAKMEM_LEARN_WINDOW_MS=20 HAKMEM_LEARN_DWELL_MS=60 \
   $HAK_EMULATOR "$p" churn 1000 thread
 sub "learn borrow" env HAKMEM_LEARN=1 HAKMEM_LEARN_WINDOW_MS=10 HAKMEM_LEARN_DWELL_MS=0 \
   $HAK_EMULATOR "$p" borrow 1500
+# Kept full slabs: a consumer that frees 4000 blocks late makes the producer's filled slabs
+# come back through the shared lists, until the learner lets it keep more of them listed; never
+# more than HAKMEM_LEARN_KEPT_MAX.
+sub "learn kept" env HAKMEM_LEARN=1 HAKMEM_LEARN_LOG=1 HAKMEM_LEARN_WINDOW_MS=20 \
+  HAKMEM_LEARN_DWELL_MS=60 HAKMEM_LEARN_KEPT_MAX=48 $HAK_EMULATOR "$p" lag 1500
+raised_within "learn kept" "kept full slabs" 16 17 48
 # The purge delay: bursts 150 ms apart, each taking back what the last gave back after 50 ms,
 # make the learner raise the delay in one step past the time between them, and never past
 # HAKMEM_LEARN_PURGE_MAX_MS.  With the bound
 # below the time between bursts no delay it may set would keep the memory: no decision at all.
-purge_log() { # "from to what" per decision on the purge delay
-  sed -n 's/^hakmem: learner: at [0-9]* ms, purge delay \([0-9]*\) -> \([0-9]*\) ms, \([a-z]*\).*/\1 \2 \3/p' \
-    "$log"
-}
 sub "learn purge" env HAKMEM_LEARN=1 HAKMEM_LEARN_LOG=1 HAKMEM_SLAB_PURGE_MS=50 \
   HAKMEM_LEARN_PURGE_MAX_MS=1000 $HAK_EMULATOR "$p" bursts 16 150
-raised=$(purge_log | awk '$1 == 50 && $2 >= 150 && $3 == "raised"' | wc -l)
-[ "$raised" -gt 0 ]
-tt_ok $? "learn purge: the delay raised from 50 ms past the 150 ms between bursts ($raised times)"
-over=$(purge_log | awk '$2 > 1000 || $2 < 50' | wc -l)
-[ "$over" -eq 0 ]
-tt_ok $? "learn purge: no delay set outside 50..1000 ms ($over)"
+raised_within "learn purge" "purge delay" 50 150 1000
 sub "learn purge bound" env HAKMEM_LEARN=1 HAKMEM_LEARN_LOG=1 HAKMEM_SLAB_PURGE_MS=50 \
   HAKMEM_LEARN_PURGE_MAX_MS=100 $HAK_EMULATOR "$p" bursts 12 250
-n=$(purge_log | wc -l)
+n=$(changes "purge delay" | wc -l)
 [ "$n" -eq 0 ]
 tt_ok $? "learn purge bound: bursts 250 ms apart, the delay at most 100 ms: no decision ($n)"
 tt_done

@@ -39,6 +39,7 @@
  * allocates. */
 #include <dirent.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -322,12 +323,65 @@ static void bursts(unsigned n, unsigned ms)
      ms, bad);
 }
 
+/* A producer and a consumer that lags: the consumer frees a block only once the producer has
+ * made LAG more after it, so that the producer's filled slabs all wait for it at once. */
+enum { LAG = 4000, LAG_RING = 8192 };
+static unsigned char *lag_ring[LAG_RING];
+static _Atomic(size_t) lag_made, lag_freed;
+static _Atomic(int) lag_stop;
+
+static void *lag_consumer(void *arg)
+{
+  size_t *bad = arg, at = 0;
+  for (;;) {
+    int stop = atomic_load_explicit(&lag_stop, memory_order_acquire); /* then made: all of it */
+    size_t made = atomic_load_explicit(&lag_made, memory_order_acquire);
+    if (made <= at + LAG && !(stop && made > at)) {
+      if (stop) break;
+      sched_yield();
+      continue;
+    }
+    unsigned char *p = lag_ring[at % LAG_RING];
+    *bad += p[0] != (unsigned char)at;
+    free(p);
+    atomic_store_explicit(&lag_freed, ++at, memory_order_release);
+  }
+  return NULL;
+}
+
+static void lag(unsigned ms)
+{
+  plan(1);
+  size_t bad = 0, at = 0;
+  unsigned x = 3;
+  pthread_t t;
+  pthread_create(&t, NULL, lag_consumer, &bad);
+  struct timespec t0, now;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (;;) {
+    while (at - atomic_load_explicit(&lag_freed, memory_order_acquire) == LAG_RING) sched_yield();
+    x = x * 1103515245u + 12345u;
+    unsigned char *p = malloc(4097 + (x >> 8) % 4096);
+    if (!p) bail_out("malloc");
+    p[0] = (unsigned char)at;
+    lag_ring[at % LAG_RING] = p;
+    atomic_store_explicit(&lag_made, ++at, memory_order_release);
+    if (at % 1024) continue;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000 >= (long)ms) break;
+  }
+  atomic_store_explicit(&lag_stop, 1, memory_order_release);
+  pthread_join(t, NULL);
+  ok(bad == 0, "%zu blocks of 4..8 KiB freed %d blocks late by another thread, all intact "
+     "(%zu bad)", at, LAG, bad);
+}
+
 int main(int argc, char **argv)
 {
   int at_start = bg_threads(); /* before anything in main allocates */
   if (argc < 2)
     bail_out("usage: tiers_background threads N | idle | kept | race | fork | churn MS | "
-             "borrow MS | bursts N MS");
+             "borrow MS | bursts N MS | lag MS");
   watchdog(120);
   if (!strcmp(argv[1], "threads") && argc > 2) {
     plan(2);
@@ -350,6 +404,8 @@ int main(int argc, char **argv)
     borrow((unsigned)atoi(argv[2]));
   } else if (!strcmp(argv[1], "bursts") && argc > 3) {
     bursts((unsigned)atoi(argv[2]), (unsigned)atoi(argv[3]));
+  } else if (!strcmp(argv[1], "lag") && argc > 2) {
+    lag((unsigned)atoi(argv[2]));
   } else if (!strcmp(argv[1], "race")) {
     race();
   } else if (!strcmp(argv[1], "fork")) {

@@ -16,4 +16,8 @@ sub "learn race" env HAKMEM_LEARN=1 HAKMEM_LEARN_WINDOW_MS=10 HAKMEM_LEARN_DWELL
   HAKMEM_SLAB_PURGE_MS=10 "$p" race
 sub "learn churn" env HAKMEM_LEARN=1 HAKMEM_LEARN_WINDOW_MS=10 HAKMEM_LEARN_DWELL_MS=20 \
   "$p" churn 1000
+# Its bound on kept full slabs, raised and undone while a lagging consumer's frees race the
+# producer's refills that read it.
+sub "learn lag" env HAKMEM_LEARN=1 HAKMEM_LEARN_WINDOW_MS=10 HAKMEM_LEARN_DWELL_MS=20 \
+  "$p" lag 1000
 tt_done
