@@ -65,8 +65,9 @@
   X(LEARN, BOOL, 0, 0, 1,                                                                        \
     "run the adaptive learner in the background thread (which then also does what "            \
     "HAKMEM_BACKGROUND does): it raises a size class's refill batch while the class's slow paths " \
-    "are frequent, its bound of kept full slabs while refills take slabs from the shared "     \
-    "lists often, and the purge delay while purged memory is taken back soon after; it "       \
+    "are frequent, its bound of kept full slabs (if HAKMEM_LEARN_KEPT_MAX allows) while "       \
+    "refills take slabs from the shared lists often, and the purge delay while purged memory " \
+    "is taken back soon after; it "                                                              \
     "undoes a raise that does not make them rarer")                                            \
   X(LEARN_WINDOW_MS, INT, 100, 10, 10000,                                                        \
     "milliseconds between two looks of the learner at the per-class slow-path counts")          \
@@ -77,9 +78,9 @@
     "most blocks the learner lets a class's refill take (never fewer than the default batch)")  \
   X(LEARN_CLASS_KB, INT, 1024, 64, 65536,                                                        \
     "most kilobytes a class's magazine may hold at the batches the learner sets (two batches)") \
-  X(LEARN_KEPT_MAX, INT, 256, 0, 4096,                                                           \
-    "most full slabs the learner lets a thread keep listed per size class (never fewer than "  \
-    "HAKMEM_KEPT_FULL_SLABS)")                                                                   \
+  X(LEARN_KEPT_MAX, INT, 16, 0, 4096,                                                            \
+    "most full slabs the learner lets a thread keep listed per size class; at or below "        \
+    "HAKMEM_KEPT_FULL_SLABS (the default) it leaves that bound alone")                          \
   X(LEARN_PURGE_MAX_MS, INT, 1600, 0, 60000,                                                     \
     "longest purge delay the learner may set, in milliseconds (never shorter than "            \
     "HAKMEM_SLAB_PURGE_MS; empty memory stays bounded by HAKMEM_EMPTY_MAX_MB meanwhile)")       \

@@ -947,19 +947,14 @@ static hak_slab_t *refill(hak_heap_t *h, unsigned c, bool *unpark)
         back = w;
       }
     }
-    /* A full slab that other threads have freed into.  Those passed over go to the tail, so
-     * that full slabs whose blocks live long, which the learner's bound may make many, cost a
-     * refill at most FULL_LOOKS looks. */
-    unsigned looks = listed ? HAK_MIN(h->count[1][c], FULL_LOOKS) : 0;
-    for (; !next && looks; looks--) {
-      w = h->head[1][c];
-      list_unlink(h, w);
+    /* A full slab that other threads have freed into, among the oldest FULL_LOOKS (a bound
+     * the learner raised may list many more; heap_give_empty looks at every one). */
+    unsigned looks = FULL_LOOKS;
+    for (w = listed ? h->head[1][c] : NULL; !next && w && looks--; w = w->next) {
       if (remote_count(w)) {
+        list_unlink(h, w);
         hak_slab_collect(w);
         next = w;
-      } else if (link_locked(h, w, HAK_LIST_FULL)) {
-        w->next = back;
-        back = w;
       }
     }
     if (s != &hak_slab_none && retire_locked(h, s)) {
