@@ -24,8 +24,9 @@
     "most blocks a thread takes from a slab in one refill of a small size class")               \
   X(POOL_REFILL_BATCH, INT, 8, 1, 64,                                                            \
     "most blocks of a mid size class (1 to 64 KiB) a thread takes from a slab in one refill")   \
-  X(W_MAX, REAL, 1.25, 1.0, 4.0,                                                                 \
-    "a mid request may take a ready block of a larger class up to this many times its size")   \
+  X(W_MAX, REAL, 1.0, 1.0, 4.0,                                                                  \
+    "a mid request may take a ready block of a larger class up to this many times its size "   \
+    "(1.0: its own class only)")                                                                 \
   X(KEPT_FULL_SLABS, INT, 16, 0, 4096,                                                           \
     "full slabs a thread keeps per size class on its fast free path before it stops watching them") \
   X(SUPERSLAB_MAX_CACHED, INT, 8, 0, 4096,                                                       \

@@ -51,7 +51,7 @@ raised_within "learn bounds" batch 8 9 12
 sub "learn exit" env HAKMEM_LEARN=1 HAKMEM_LEARN_WINDOW_MS=20 HAKMEM_LEARN_DWELL_MS=60 \
   $HAK_EMULATOR "$p" churn 1000 thread
 sub "learn borrow" env HAKMEM_LEARN=1 HAKMEM_LEARN_WINDOW_MS=10 HAKMEM_LEARN_DWELL_MS=0 \
-  $HAK_EMULATOR "$p" borrow 1500
+  HAKMEM_W_MAX=1.25 $HAK_EMULATOR "$p" borrow 1500
 # Kept full slabs: a consumer that frees 4000 blocks late makes the producer's filled slabs
 # come back through the shared lists, until the learner lets it keep more of them listed; never
 # more than HAKMEM_LEARN_KEPT_MAX.

@@ -27,7 +27,7 @@
  *   borrow MS  one thread, for MS milliseconds, allocates rounds of 1025..4096-byte blocks
  *              (mid classes that the learner may raise to 32 blocks per refill), some sizes
  *              just below a class so that an empty class borrows a ready block of the next
- *              (HAKMEM_W_MAX), and frees each round whole on its fast path: with batches
+ *              (with HAKMEM_W_MAX=1.25), and frees each round whole on its fast path: with batches
  *              raised under it, no magazine may run past its limit, and every block must keep
  *              its pattern.
  *   bursts N MS  N bursts of 16 MiB in mixed sizes (as idle's, every page written), each freed
