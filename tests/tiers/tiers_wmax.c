@@ -1,10 +1,10 @@
 /* The waste of every mid size stays under W_MAX: for every n in 1025..65536,
  * malloc_usable_size(malloc(n)) is n's own class (at most 1.25 n), or a larger class that is at
- * most W_MAX * n (W_MAX from HAKMEM_W_MAX, default 1.0: the own class only): usable/n <= 1.25
- * for every size within the default.  Passes: descending first, in a fresh process (larger classes have ready blocks
- * when a smaller class is first asked for, so it borrows one: the case W_MAX bounds), then
- * ascending, random sizes with a window of live blocks, and descending with overlap.  With
- * W_MAX 1.0 nothing may be borrowed: usable must be exactly the own class. */
+ * most W_MAX * n (W_MAX from HAKMEM_W_MAX, default 1.0: the own class only).  Passes:
+ * descending first, in a fresh process (larger classes have ready blocks when a smaller class
+ * is first asked for, so it borrows one: the case W_MAX bounds), then ascending, random sizes
+ * with a window of live blocks, and descending with overlap.  With W_MAX 1.0 nothing may be
+ * borrowed: usable must be exactly the own class. */
 #include "tiers.h"
 
 #define LO 1025
