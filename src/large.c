@@ -278,8 +278,10 @@ static hak_ss_t *bc_take(int b, bool growing)
     if (!grown) hak_ss_unmap(ss, ss->map_size); /* out of address space: a fresh one fails too */
     return grown;
   }
-  if (ss && k > b + BC_KEEP_UP && !growing) {
-    hak_os_unmap((char *)ss + want, ss->map_size - want);
+  /* Cutting off a mapping's tail takes no new map entry, but a refused munmap leaves the
+   * mapping, its size and the count as they are. */
+  if (ss && k > b + BC_KEEP_UP && !growing &&
+      hak_os_unmap((char *)ss + want, ss->map_size - want)) {
     hak_ss_account(-(long)(ss->map_size - want), 0);
     ss->map_size = want;
   }
@@ -455,8 +457,8 @@ void *hak_large_resize(hak_ss_t *ss, void *p, size_t size)
   if (size > SIZE_MAX - off - HAK_SS_SIZE) return NULL;
   size_t map = large_map_size(off + size), old_map = ss->map_size;
   if (off + size <= old_map) {
-    if (map * 2 <= old_map) { /* shrink in place when that gives back half or more */
-      hak_os_unmap((char *)ss + map, old_map - map);
+    /* shrink in place when that gives back half or more (and the kernel lets it) */
+    if (map * 2 <= old_map && hak_os_unmap((char *)ss + map, old_map - map)) {
       hak_ss_account(-(long)(old_map - map), 0);
       ss->map_size = map;
       ss->req_size = map - off;

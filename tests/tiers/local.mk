@@ -22,6 +22,7 @@
 #   span.sh         m. L2.5 spans: few mappings, purge and bound, aligned requests, threads
 #   background.sh   n. HAKMEM_BACKGROUND: started lazily, memory back with no call, fork
 #   locked.sh       o. under mlockall, where purges are refused, calloc still reads zero
+#   refused.sh      p. a refused munmap of a large mapping's tail leaves it whole and counted
 
 hak_tiers_progs = \
 	tests/tiers/tiers_reuse \
@@ -38,7 +39,8 @@ hak_tiers_progs = \
 	tests/tiers/tiers_giveback \
 	tests/tiers/tiers_span \
 	tests/tiers/tiers_background \
-	tests/tiers/tiers_locked
+	tests/tiers/tiers_locked \
+	tests/tiers/tiers_refused
 
 check_PROGRAMS += $(hak_tiers_progs)
 hak_tiers_cflags = $(AM_CFLAGS) -fno-builtin
@@ -117,6 +119,11 @@ tests_tiers_tiers_locked_CFLAGS = $(hak_tiers_cflags)
 tests_tiers_tiers_locked_LDADD = $(hak_test_libs)
 tests_tiers_tiers_locked_LDFLAGS = $(hak_test_link)
 
+tests_tiers_tiers_refused_SOURCES = tests/tiers/tiers_refused.c tests/tiers/tiers.h tests/tap.h
+tests_tiers_tiers_refused_CFLAGS = $(hak_tiers_cflags)
+tests_tiers_tiers_refused_LDADD = $(hak_test_libs)
+tests_tiers_tiers_refused_LDFLAGS = $(hak_test_link)
+
 hak_tiers_scripts = \
 	tests/tiers/reuse.sh \
 	tests/tiers/bigcache.sh \
@@ -132,7 +139,8 @@ hak_tiers_scripts = \
 	tests/tiers/giveback.sh \
 	tests/tiers/span.sh \
 	tests/tiers/background.sh \
-	tests/tiers/locked.sh
+	tests/tiers/locked.sh \
+	tests/tiers/refused.sh
 
 dist_check_SCRIPTS += $(hak_tiers_scripts) tests/tiers/run.sh
 TESTS += $(hak_tiers_scripts)

@@ -1,0 +1,92 @@
+/* Test p: a munmap the kernel refuses (ENOMEM: past vm.max_map_count a mapping cannot be cut
+ * in two) leaves a large block's mapping whole and counted, where hakmem cuts off a tail: a
+ * realloc that shrinks a block in place, and a cached mapping taken for a much smaller
+ * request.  This program defines munmap, so that libhakmem's calls come here; while `refuse`
+ * is set every one fails.  Once it is cleared, the block is freed and malloc_trim(0) gives the
+ * cache back: the whole mapping must then be gone (mincore fails on its last page) and the
+ * bytes hakmem counts as mapped (mallinfo2's arena) back where they were. */
+#include <errno.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+
+#include "tiers.h"
+
+#define BIG (16 * MiB)
+#define SMALL (5 * MiB) /* a shrink to it gives back more than half; its bucket is 6 below */
+
+static volatile int refuse; /* volatile: set around calls the compiler may think cannot read it */
+static volatile unsigned refused;
+
+int munmap(void *addr, size_t len)
+{
+  if (refuse) {
+    refused++;
+    errno = ENOMEM;
+    return -1;
+  }
+  return (int)syscall(SYS_munmap, addr, len);
+}
+
+static int mapped(const void *p)
+{
+  unsigned char v;
+  void *page = (void *)((uintptr_t)p & ~(uintptr_t)(page_size() - 1));
+  return mincore(page, page_size(), &v) == 0;
+}
+
+static size_t arena(void)
+{
+  return mallinfo2().arena;
+}
+
+/* The last byte of the mapping of a large block p of BIG bytes (regions are 2 MiB-aligned). */
+static const char *last_byte(const void *p)
+{
+  return (const char *)p + BIG - 1;
+}
+
+static void after(const char *what, const char *end, size_t before)
+{
+  malloc_trim(0);
+  ok(!mapped(end), "%s: the mapping's tail is unmapped once the block is freed and trimmed",
+     what);
+  ok(arena() == before, "%s: bytes mapped back to %zu (now %zu)", what, before, arena());
+}
+
+int main(void)
+{
+  watchdog(60);
+  plan(8);
+  size_t before = arena();
+
+  /* realloc that shrinks in place */
+  char *p = malloc(BIG);
+  touch(p, BIG, 1);
+  const char *end = last_byte(p);
+  size_t with = arena();
+  refuse = 1;
+  char *q = realloc(p, SMALL);
+  refuse = 0;
+  ok(q != NULL && refused > 0, "realloc to %zu MiB tried a munmap (%u refused)", SMALL / MiB,
+     refused);
+  ok(arena() == with && mapped(end), "realloc: a refused cut leaves the mapping whole and counted");
+  free(q);
+  after("realloc", end, before);
+
+  /* a cached mapping taken for a request of a bucket much lower */
+  p = malloc(BIG);
+  touch(p, BIG, 2);
+  end = last_byte(p);
+  free(p);
+  with = arena();
+  refused = 0;
+  refuse = 1;
+  q = malloc(SMALL);
+  refuse = 0;
+  ok(q == p && refused > 0, "malloc(%zu MiB) took the cached %zu MiB mapping (%u refused)",
+     SMALL / MiB, BIG / MiB, refused);
+  ok(arena() == with && mapped(end), "cache: a refused cut leaves the mapping whole and counted");
+  free(q);
+  after("cache", end, before);
+  return exit_status();
+}
