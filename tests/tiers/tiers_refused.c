@@ -1,10 +1,10 @@
-/* Test p: a munmap the kernel refuses (ENOMEM: past vm.max_map_count a mapping cannot be cut
- * in two) leaves a large block's mapping whole and counted, where hakmem cuts off a tail: a
- * realloc that shrinks a block in place, and a cached mapping taken for a much smaller
+/* Test p: a munmap the kernel refuses (ENOMEM, as for a cut that would need a map entry past
+ * vm.max_map_count) leaves a large block's mapping whole and counted, where hakmem cuts off a
+ * tail: a realloc that shrinks a block in place, and a cached mapping taken for a much smaller
  * request.  This program defines munmap, so that libhakmem's calls come here; while `refuse`
  * is set every one fails.  Once it is cleared, the block is freed and malloc_trim(0) gives the
- * cache back: the whole mapping must then be gone (mincore fails on its last page) and the
- * bytes hakmem counts as mapped (mallinfo2's arena) back where they were. */
+ * cache back: the whole mapping must then be gone (mincore fails on the block's last page) and
+ * the bytes hakmem counts as mapped (mallinfo2's arena) back where they were. */
 #include <errno.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -12,7 +12,8 @@
 #include "tiers.h"
 
 #define BIG (16 * MiB)
-#define SMALL (5 * MiB) /* a shrink to it gives back more than half; its bucket is 6 below */
+#define SMALL (5 * MiB) /* a shrink to it gives back more than half, and its BigCache bucket
+                          * is more than 4 (BC_KEEP_UP) below BIG's */
 
 static volatile int refuse; /* volatile: set around calls the compiler may think cannot read it */
 static volatile unsigned refused;
@@ -41,7 +42,7 @@ static size_t arena(void)
   return mallinfo2().arena;
 }
 
-/* The last byte of the mapping of a large block p of BIG bytes (regions are 2 MiB-aligned). */
+/* The last byte of a large block p of BIG bytes: in the tail that a cut to SMALL gives back. */
 static const char *last_byte(const void *p)
 {
   return (const char *)p + BIG - 1;
