@@ -179,14 +179,24 @@ void hak_ss_account(long bytes, int regions)
   pthread_mutex_unlock(&lru.lock);
 }
 
+static bool reserve_keep_refused(char *at, size_t units);
+
 /* Unmaps size bytes at ss, which hold `regions` regions side by side, each marked in the map.
  * Where the kernel refuses (past vm.max_map_count the middle of a mapping cannot be cut out),
+ * their pages go back all the same, and the whole regions in them wait, unmarked and reading as
+ * zero, to be the next SuperSlabs mapped (ss_reserve_take): a process at the map count's limit
+ * can map nothing new either.  Failing that (the purge refused too, or no room to note them)
  * they stay mapped and marked, empty (no pointer into them passes free's checks), and counted:
  * lost address space, not a wrong count.  Returns the bytes unmapped. */
 static size_t ss_release_os(hak_ss_t *ss, size_t size, unsigned regions)
 {
   for (unsigned i = 0; i < regions; i++) hak_region_mark((char *)ss + i * HAK_SS_SIZE, false);
   if (!hak_os_unmap(ss, size)) {
+    size_t units = size >> HAK_SS_SHIFT; /* a large mapping's tail past them stays, counted */
+    if (units && hak_os_purge(ss, size) && reserve_keep_refused((char *)ss, units)) {
+      hak_ss_account(-(long)(units << HAK_SS_SHIFT), -(int)regions);
+      return 0;
+    }
     for (unsigned i = 0; i < regions; i++) hak_region_mark((char *)ss + i * HAK_SS_SIZE, true);
     return 0;
   }
@@ -394,15 +404,41 @@ hak_ss_t *hak_ss_take(bool *clean)
  * side, which the kernel keeps as one mapping.  The untouched rest costs no memory (and no
  * commit charge: MAP_NORESERVE).  Under reserve.lock. */
 #define HAK_SS_RESERVE (16 * HAK_SS_SIZE)
+#define HAK_REFUSED_MAX 64
 static struct {
   pthread_mutex_t lock;
   char *next;
   size_t left;
+  /* Runs of regions whose munmap the kernel refused, purged (ss_release_os): taken first. */
+  struct {
+    char *at;
+    size_t units;
+  } refused[HAK_REFUSED_MAX];
+  unsigned nrefused;
 } reserve = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static bool reserve_keep_refused(char *at, size_t units)
+{
+  pthread_mutex_lock(&reserve.lock);
+  bool room = reserve.nrefused < HAK_REFUSED_MAX;
+  if (room) {
+    reserve.refused[reserve.nrefused].at = at;
+    reserve.refused[reserve.nrefused++].units = units;
+  }
+  pthread_mutex_unlock(&reserve.lock);
+  return room;
+}
 
 static hak_ss_t *ss_reserve_take(void)
 {
   pthread_mutex_lock(&reserve.lock);
+  if (reserve.nrefused) {
+    hak_ss_t *ss = (hak_ss_t *)(void *)reserve.refused[reserve.nrefused - 1].at;
+    reserve.refused[reserve.nrefused - 1].at += HAK_SS_SIZE;
+    if (--reserve.refused[reserve.nrefused - 1].units == 0) reserve.nrefused--;
+    pthread_mutex_unlock(&reserve.lock);
+    return ss;
+  }
   if (!reserve.left) {
     /* Where address space is short (RLIMIT_AS), a single region may still be had. */
     char *p = hak_os_map_aligned(HAK_SS_RESERVE, HAK_SS_SIZE);
