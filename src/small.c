@@ -1120,8 +1120,14 @@ static unsigned mag_sync(hak_heap_t *h, unsigned c)
   return cap;
 }
 
-void hak_mag_overflow(hak_heap_t *h, hak_slab_t *s, void *p)
+void hak_free_remote_slow(void *p)
 {
+  hak_free_remote(slab_at(p), p);
+}
+
+void hak_mag_overflow(void *p, hak_heap_t *h)
+{
+  hak_slab_t *s = slab_at(p);
   unsigned c = s->cls;
   count_slow(h, HAK_SLOW_MAG, c);
   unsigned cap = mag_sync(h, c);
@@ -1171,7 +1177,7 @@ hak_heap_t *hak_heap_get(void)
   return h;
 }
 
-void *hak_small_alloc_slow(unsigned c, size_t n)
+void *hak_small_alloc_slow(size_t n, unsigned c)
 {
   hak_heap_t *h = hak_heap_get();
   if (hak_unlikely(!h)) return NULL;

@@ -137,10 +137,13 @@ HAK_INLINE void hak_block_link(void *b, const void *next)
 _Noreturn void hak_list_corrupt(const void *at);
 
 /* The slow path of malloc for class cls; n is the request (0 when only the class matters). */
-void *hak_small_alloc_slow(unsigned cls, size_t n);
+void *hak_small_alloc_slow(size_t n, unsigned cls);
 void hak_free_remote(hak_slab_t *s, void *p);
+/* The same for free's fast path, which passes no slab: it finds it again (hak_small_slab has
+ * checked p), which keeps the address of the slab out of the fast path's registers. */
+void hak_free_remote_slow(void *p);
 /* A free by the owner that found its magazine full (or of no capacity). */
-void hak_mag_overflow(hak_heap_t *h, hak_slab_t *s, void *p);
+void hak_mag_overflow(void *p, hak_heap_t *h);
 /* Moves the blocks other threads freed into s onto its local list; false if there were none.
  * The caller has charge of s (owns it, or took it off a shared list). */
 bool hak_slab_collect(hak_slab_t *s);
@@ -225,7 +228,7 @@ HAK_INLINE void *hak_small_alloc(unsigned c, size_t n)
 {
   void *b = hak_mag_pop(hak_tls_heap, c);
   if (hak_likely(b != NULL)) return b;
-  return hak_small_alloc_slow(c, n);
+  return hak_small_alloc_slow(n, c);
 }
 
 /* The slab of p if p lies in a region of ours on a block boundary in the carved part of a slab
@@ -273,10 +276,10 @@ HAK_INLINE void hak_small_free(void *p)
       h->top[c] = t + 1;
       return;
     }
-    hak_mag_overflow(h, s, p);
+    hak_mag_overflow(p, h);
     return;
   }
-  hak_free_remote(s, p);
+  hak_free_remote_slow(p);
 }
 
 #endif
