@@ -28,8 +28,12 @@ enum { HAK_SLOW_MAG, HAK_SLOW_SHARED, HAK_SLOW_KINDS };
 
 extern const uint8_t hak_class_tbl[HAK_SMALL_MAX / 16 + 1];
 extern const uint32_t hak_class_size[HAK_NCLASSES];
-/* n * hak_class_magic[c] < hak_class_magic[c] exactly when n (< 2^32) is a multiple of
- * the class size (Lemire, Kaser and Kurz, "Faster remainder by direct computation", 2019). */
+/* floor(2^64 / size) + 1 for class c's size.  For an n below 2^32, n * hak_class_magic[c]
+ * (mod 2^64) is k * e when n is k times the size, e being size * hak_class_magic[c] (mod 2^64),
+ * between 1 and the size; and at least 2^64 / size when it is not a multiple (Lemire, Kaser and
+ * Kurz, "Faster remainder by direct computation", 2019; the + 1, rather than rounding up, keeps
+ * e above 0 for the powers of two).  So one compare with carved * e tells whether n is the
+ * offset of one of the first carved blocks (hak_slab_holds). */
 extern const uint64_t hak_class_magic[HAK_NCLASSES];
 
 HAK_INLINE unsigned hak_class_of(size_t n)
@@ -194,12 +198,24 @@ void hak_heap_stats(hak_class_stats_t out[HAK_NCLASSES]);
 void hak_heap_lock_all(void);
 void hak_heap_unlock_all(bool child);
 
-/* True if p is a block the slab has handed out: inside the carved part, on a block boundary.
- * One compare and one multiply (the unsigned offset also catches p below start). */
+/* True if p, a pointer in the slab's own region, is a block the slab has handed out: inside
+ * the carved part, on a block boundary.  One multiply and one compare (see hak_class_magic):
+ * the offset fits in 32 bits, and one below start reads as 2^32 less under 2 MiB, past any
+ * carved block.  Every slab record that such a p can reach starts in its region or has a limit
+ * of 0 (slab_format sets both; a region's records are zeroed before it is first formatted,
+ * and when it comes back from the LRU cache with its pages). */
+HAK_INLINE bool hak_slab_holds(const hak_slab_t *s, const void *p)
+{
+  uint32_t off = (uint32_t)(uintptr_t)p - (uint32_t)(uintptr_t)s->start;
+  return (uint64_t)off * s->magic < __atomic_load_n(&s->limit, __ATOMIC_RELAXED);
+}
+
+/* The same for any p, such as a link read from a free block: it must lie within a region's
+ * length of start first (the unsigned offset also catches p below start). */
 HAK_INLINE bool hak_slab_block_ok(const hak_slab_t *s, const void *p)
 {
   uint64_t off = (uint64_t)((const char *)p - s->start);
-  return off < __atomic_load_n(&s->limit, __ATOMIC_RELAXED) && off * s->magic < s->magic;
+  return off < HAK_SS_SIZE && hak_slab_holds(s, p);
 }
 
 /* The link of free block b of slab s, checked: NULL or a block of s. */
@@ -239,7 +255,7 @@ HAK_INLINE hak_slab_t *hak_small_slab(const void *p)
   hak_ss_t *ss = hak_ss_of(p);
   if (hak_unlikely(!hak_region_ours(ss))) return NULL;
   hak_slab_t *s = hak_slab_of(ss, p);
-  return hak_likely(hak_slab_block_ok(s, p)) ? s : NULL;
+  return hak_likely(hak_slab_holds(s, p)) ? s : NULL;
 }
 
 /* Bytes usable at p if free's fast path would take p as a live small block of an ACTIVE slab;

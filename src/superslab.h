@@ -46,7 +46,7 @@ typedef struct hak_slab {
   char *start;               /* first block */
   _Atomic(hak_heap_t *) owner;
   uint64_t magic;            /* the divisibility constant of bsize (small.h) */
-  uint32_t limit;            /* carved * bsize: offsets of handed-out blocks are below it */
+  uint32_t limit;            /* carved * (bsize * magic): see hak_slab_holds (small.h) */
   uint32_t used;             /* carved blocks not on free or free2 (which hold carved - used) */
   uint32_t carved;           /* blocks carved so far; only grows while ACTIVE */
   uint32_t capacity;

@@ -88,6 +88,15 @@ tests_test_misuse_LDADD = $(hak_test_libs)
 tests_test_misuse_LDFLAGS = $(hak_test_link)
 tests_test_misuse_CFLAGS = $(AM_CFLAGS) -fno-builtin -Wno-free-nonheap-object
 
+# The block test of free's fast path against its definition, over every class: it reads the
+# library's hidden class tables, so it is linked with the static library.
+if HAK_STATIC
+check_PROGRAMS += tests/test_block_check
+TESTS += tests/test_block_check
+tests_test_block_check_SOURCES = tests/test_block_check.c tests/tap.h
+tests_test_block_check_LDADD = $(hak_test_libs)
+tests_test_block_check_LDFLAGS = $(hak_test_link) -static
+endif
 
 # Helpers the scripts run; not tests themselves.
 # test_alloc_probe is linked with hakmem and allocates in every tier (tests/options.sh).
