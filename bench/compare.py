@@ -88,6 +88,9 @@ BENCHMARKS = [
     ("burst_idle", "bench_burst", ["40", "32", "150", "1"], ["12", "32", "150", "1"],
      "40 bursts of 32 MiB (16 B..64 KiB, every byte written), each freed and followed by 150 ms "
      "idle; idle time not counted"),
+    ("sweep", "bench_sweep", ["1000000", "16", "128", "5", "1"], ["250000", "16", "128", "5", "1"],
+     "1 thread, 1,000,000 live blocks of 16..128 B freed in random order and allocated again, "
+     "5 rounds (a collector's sweep)"),
     # Programs under bench/ruby/ run under the system's ruby; skipped when there is none.
     ("ruby_strings", "ruby/strings.rb", [], ["N=500000"],
      "ruby: 0..40 B strings into arrays, 1 in 50 kept a while, a 100 KB string every 10,000"),

@@ -7,7 +7,7 @@
 # REPORT_ARGS passes options to bench/report.py (e.g. REPORT_ARGS="--quick --no-peer").
 BENCH_BINS = bench/bench_random_mixed bench/bench_larson bench/bench_prodcons bench/bench_mid \
 	bench/bench_realloc bench/bench_large bench/bench_phase bench/bench_exchange \
-	bench/bench_span bench/bench_shift bench/bench_burst
+	bench/bench_span bench/bench_shift bench/bench_burst bench/bench_sweep
 EXTRA_PROGRAMS += $(BENCH_BINS)
 CLEANFILES += $(BENCH_BINS)
 
@@ -24,6 +24,7 @@ bench_bench_exchange_SOURCES = bench/bench_exchange.c bench/bench.h
 bench_bench_span_SOURCES = bench/bench_span.c bench/bench.h
 bench_bench_shift_SOURCES = bench/bench_shift.c bench/bench.h
 bench_bench_burst_SOURCES = bench/bench_burst.c bench/bench.h
+bench_bench_sweep_SOURCES = bench/bench_sweep.c bench/bench.h
 EXTRA_DIST += bench/compare.py bench/callgrind.sh bench/report.py bench/ruby/report.rb bench/ruby/strings.rb \
 	bench/ruby/json.rb bench/ruby/hash.rb bench/ruby/text.rb
 
