@@ -579,7 +579,7 @@ static void slab_format(hak_slab_t *s, unsigned cls, hak_heap_t *heap)
   s->capacity = (uint32_t)((size_t)(base + slab_size - s->start) / s->bsize);
   s->cls = (uint8_t)cls;
   s->magic = hak_class_magic[cls];
-  s->free = s->free2 = NULL;
+  memset(s->free, 0, sizeof s->free);
   s->used = 0;
   s->carved = 0;
   __atomic_store_n(&s->limit, 0, __ATOMIC_RELAXED);
@@ -691,7 +691,7 @@ void hak_pool_give(hak_slab_t *s)
   s->carved = 0;
   /* no pointer into an EMPTY slab passes free's checks */
   __atomic_store_n(&s->limit, 0, __ATOMIC_RELAXED);
-  s->free = s->free2 = NULL;
+  memset(s->free, 0, sizeof s->free);
   double now = hak_os_now();
   pthread_mutex_lock(&pool->lock);
   s->state = HAK_SLAB_EMPTY;

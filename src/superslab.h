@@ -40,14 +40,15 @@ typedef struct hak_heap hak_heap_t;
  * a full slab that no list holds (see slab_mark_full in small.c).  A list carries its length in
  * the top 16 bits (HAK_REMOTE_COUNT), above the 48 bits of any address of ours (the region map
  * and the heap arena refuse higher ones), so that taking a list needs no walk to count it. */
+#define HAK_SLAB_LISTS 4 /* local free lists per slab (small.c, mag_fill_lists) */
+
 typedef struct hak_slab {
   /* first line: what malloc's and free's fast paths read */
-  void *free;                /* local free list: owner only */
   char *start;               /* first block */
   _Atomic(hak_heap_t *) owner;
   uint64_t magic;            /* the divisibility constant of bsize (small.h) */
   uint32_t limit;            /* carved * (bsize * magic): see hak_slab_holds (small.h) */
-  uint32_t used;             /* carved blocks not on free or free2 (which hold carved - used) */
+  uint32_t used;             /* carved blocks not on the local free lists (which hold the rest) */
   uint32_t carved;           /* blocks carved so far; only grows while ACTIVE */
   uint32_t capacity;
   uint32_t bsize;
@@ -56,32 +57,31 @@ typedef struct hak_slab {
   uint8_t index;             /* slab index in its SuperSlab */
   uint8_t list;              /* which list holds it: HAK_LIST_* */
   uint8_t orphan;            /* on the partial list, left there by a thread that exited */
-  /* While on a list whose holder does not watch it (its owner's warm or full list, a shared
-   * partial list): its used (blocks out, the remote ones among them), published by the holder;
-   * 0 when on none.  A remote free whose push brings the remote count up to it has made the
-   * slab wholly free, and gives it back (hak_free_remote).  In the first line, which the owner
-   * writes anyway and a remote free has read already. */
-  _Atomic(uint32_t) listed_used;
-  /* second line: other threads' pushes, and slow-path bookkeeping */
-  _Alignas(64) _Atomic(uintptr_t) remote;
-  struct hak_slab *next, *prev; /* the list that holds it */
-  /* When it last became EMPTY (under the pool lock), or wholly free and counted on its owner's
-   * full list (under the owner's list lock: small.c). */
-  double empty_since;
-  /* The list that holds it, a heap (its warm or full list) or a shared partial list (small.c),
-   * written under that list's lock; NULL while on none of those.  A thread that holds the lock
-   * of a list and reads that list here knows s is on it and stays there. */
-  _Atomic(void *) holder;
-  /* The second local free list (owner only, like free): a refill follows both in turn, so
-   * that the cache misses of one overlap with the other's (small.c, mag_fill). */
-  void *free2;
   /* Wholly free on its owner's list, its bytes counted as empty memory (owned_emptied in
    * small.c); under the owner's list lock. */
   uint8_t counted;
   /* CLEAN, its pages given back by the purge delay rather than by a bound (under the pool
    * lock): taking it soon after tells the learner the delay was short (hak_purge_retaken). */
   uint8_t aged;
-  char pad[14];
+  /* While on a list whose holder does not watch it (its owner's warm or full list, a shared
+   * partial list): its used (blocks out, the remote ones among them), published by the holder;
+   * 0 when on none.  A remote free whose push brings the remote count up to it has made the
+   * slab wholly free, and gives it back (hak_free_remote).  In the first line, which the owner
+   * writes anyway and a remote free has read already. */
+  _Atomic(uint32_t) listed_used;
+  /* When it last became EMPTY (under the pool lock), or wholly free and counted on its owner's
+   * full list (under the owner's list lock: small.c). */
+  double empty_since;
+  /* second line: other threads' pushes, and slow-path bookkeeping */
+  _Alignas(64) _Atomic(uintptr_t) remote;
+  struct hak_slab *next, *prev; /* the list that holds it */
+  /* The list that holds it, a heap (its warm or full list) or a shared partial list (small.c),
+   * written under that list's lock; NULL while on none of those.  A thread that holds the lock
+   * of a list and reads that list here knows s is on it and stays there. */
+  _Atomic(void *) holder;
+  /* The local free lists (owner only): frees go onto them in turn, and a refill follows them
+   * in turn, so that the cache misses of one overlap with the others' (mag_fill_lists). */
+  void *free[HAK_SLAB_LISTS];
 } hak_slab_t;
 
 /* EMPTY slabs are DIRTY (their pages still hold memory) until they have stayed empty for
