@@ -127,6 +127,10 @@ static void report_classes(void)
   out("hakmem: slabs active: %zu tiny, %zu mid; regions live: %zu (SuperSlabs and large blocks), "
       "%zu empty SuperSlabs cached with their pages and %zu without", pc.slabs_active[0],
       pc.slabs_active[1], pc.ss_live, pc.ss_cached, pc.ss_purged);
+  if (pc.unmaps_refused)
+    out("hakmem: unmaps the kernel refused: %zu, their pages given back and their %zu regions "
+        "kept to be mapped again as SuperSlabs (%zu not yet)",
+        pc.unmaps_refused, pc.regions_refused, pc.regions_refused_left);
   out("hakmem: shared slabs: %lu reclaimed by a refill, %lu emptied by a remote free; "
       "owned slabs: %lu emptied by a remote free",
       (unsigned long)st.partial_reclaimed, (unsigned long)st.partial_emptied,

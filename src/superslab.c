@@ -415,6 +415,7 @@ static struct {
     size_t units;
   } refused[HAK_REFUSED_MAX];
   unsigned nrefused;
+  size_t refused_maps, refused_regions; /* ever, for HAKMEM_STATS */
 } reserve = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static bool reserve_keep_refused(char *at, size_t units)
@@ -424,6 +425,8 @@ static bool reserve_keep_refused(char *at, size_t units)
   if (room) {
     reserve.refused[reserve.nrefused].at = at;
     reserve.refused[reserve.nrefused++].units = units;
+    reserve.refused_maps++;
+    reserve.refused_regions += units;
   }
   pthread_mutex_unlock(&reserve.lock);
   return room;
@@ -845,4 +848,11 @@ void hak_pool_counts(hak_pool_counts_t *out)
     out->slabs_active[k] = pools[k].active;
     pthread_mutex_unlock(&pools[k].lock);
   }
+  pthread_mutex_lock(&reserve.lock);
+  out->unmaps_refused = reserve.refused_maps;
+  out->regions_refused = reserve.refused_regions;
+  out->regions_refused_left = 0;
+  for (unsigned i = 0; i < reserve.nrefused; i++)
+    out->regions_refused_left += reserve.refused[i].units;
+  pthread_mutex_unlock(&reserve.lock);
 }

@@ -285,6 +285,9 @@ typedef struct {
   size_t ss_live, ss_mapped_total, ss_unmapped_total, bytes_mapped, bytes_peak;
   size_t ss_cached, ss_purged; /* in the LRU cache with their pages, and without */
   size_t slabs_active[HAK_SS_NKINDS];
+  /* unmaps the kernel refused whose regions were kept to map again, those regions, and how
+   * many of them are still waiting (ss_release_os) */
+  size_t unmaps_refused, regions_refused, regions_refused_left;
 } hak_pool_counts_t;
 void hak_pool_counts(hak_pool_counts_t *out);
 
