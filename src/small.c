@@ -89,6 +89,8 @@ void hak_keys_init(void)
   hak_keys.link = r[0];
   hak_keys.tag_mul = r[1] | 1;
   hak_keys.tag_xor = r[2];
+  hak_heap_empty.tag_mul = hak_keys.tag_mul; /* every heap has a copy (heap_new) */
+  hak_heap_empty.tag_xor = hak_keys.tag_xor;
 }
 
 _Noreturn void hak_list_corrupt(const void *at)
@@ -295,6 +297,8 @@ static hak_heap_t *heap_new(void)
     }
   }
   if (h) {
+    h->tag_mul = hak_keys.tag_mul;
+    h->tag_xor = hak_keys.tag_xor;
     /* A recycled heap is on heaps.all, where the background thread may be looking at it: under
      * its trim and list locks too. */
     pthread_mutex_lock(&h->trim_lock);

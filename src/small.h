@@ -61,6 +61,8 @@ typedef struct {
 struct hak_heap {
   void **top[HAK_NCLASSES];
   void **lim[HAK_NCLASSES];
+  /* hak_keys' tag keys, copied: free's fast path reads them from the heap it loads anyway */
+  uintptr_t tag_mul, tag_xor;
   hak_slab_t *slab[HAK_NCLASSES]; /* the current slab; never NULL: &hak_slab_none if none */
   /* Owned slabs besides the current one, per class: [0] warm (with free blocks), [1] full. */
   hak_slab_t *head[2][HAK_NCLASSES], *tail[2][HAK_NCLASSES];
@@ -277,12 +279,12 @@ HAK_INLINE size_t hak_small_usable(const void *p)
 HAK_INLINE void hak_small_free(void *p)
 {
   hak_slab_t *s = hak_small_slab(p);
-  uintptr_t *b = (uintptr_t *)p, tag = hak_free_tag(p);
+  hak_heap_t *h = hak_tls_heap;
+  uintptr_t *b = (uintptr_t *)p, tag = (uintptr_t)p * h->tag_mul ^ h->tag_xor; /* hak_free_tag */
   if (hak_unlikely(!s || b[1] == tag)) {
     hak_free_slow(p);
     return;
   }
-  hak_heap_t *h = hak_tls_heap;
   if (hak_likely(atomic_load_explicit(&s->owner, memory_order_relaxed) == h)) {
     unsigned c = s->cls;
     void **t = h->top[c];
