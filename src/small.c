@@ -82,6 +82,13 @@ _Static_assert(HAK_NCLASSES == 44, "hak_heap_empty lists one none per class");
 __thread hak_heap_t *hak_tls_heap __attribute__((tls_model("initial-exec"))) = &hak_heap_empty;
 hak_keys_t hak_keys;
 
+/* h gets its copy of the tag keys, which free's fast path reads there. */
+static void heap_take_keys(hak_heap_t *h)
+{
+  h->tag_mul = hak_keys.tag_mul;
+  h->tag_xor = hak_keys.tag_xor;
+}
+
 void hak_keys_init(void)
 {
   unsigned long r[3];
@@ -89,8 +96,7 @@ void hak_keys_init(void)
   hak_keys.link = r[0];
   hak_keys.tag_mul = r[1] | 1;
   hak_keys.tag_xor = r[2];
-  hak_heap_empty.tag_mul = hak_keys.tag_mul; /* every heap has a copy (heap_new) */
-  hak_heap_empty.tag_xor = hak_keys.tag_xor;
+  heap_take_keys(&hak_heap_empty); /* every heap has a copy (heap_new) */
 }
 
 _Noreturn void hak_list_corrupt(const void *at)
@@ -297,8 +303,7 @@ static hak_heap_t *heap_new(void)
     }
   }
   if (h) {
-    h->tag_mul = hak_keys.tag_mul;
-    h->tag_xor = hak_keys.tag_xor;
+    heap_take_keys(h);
     /* A recycled heap is on heaps.all, where the background thread may be looking at it: under
      * its trim and list locks too. */
     pthread_mutex_lock(&h->trim_lock);
@@ -1063,7 +1068,7 @@ static void mag_fill(hak_heap_t *h, unsigned c, hak_slab_t *s)
   if (t < end && s->carved < s->capacity) {
     uint32_t n = HAK_MIN((uint32_t)(end - t), s->capacity - s->carved);
     s->carved += n;
-    __atomic_store_n(&s->limit, s->carved * (uint32_t)(s->bsize * s->magic), __ATOMIC_RELAXED);
+    __atomic_store_n(&s->limit, hak_slab_limit(s, s->carved), __ATOMIC_RELAXED);
     s->used += n;
     char *b = s->start + (size_t)s->carved * s->bsize;
     for (uint32_t i = 0; i < n; i++) { /* the lowest address ends on top */

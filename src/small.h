@@ -129,9 +129,14 @@ HAK_INLINE void *hak_link_dec(const void *at, uintptr_t v)
 {
   return (void *)(v ^ (uintptr_t)at ^ hak_keys.link);
 }
+/* The tag of b under the keys mul and xor: hak_keys', or a heap's copy of them. */
+HAK_INLINE uintptr_t hak_tag_keyed(const void *b, uintptr_t mul, uintptr_t xor_key)
+{
+  return (uintptr_t)b * mul ^ xor_key;
+}
 HAK_INLINE uintptr_t hak_free_tag(const void *b)
 {
-  return (uintptr_t)b * hak_keys.tag_mul ^ hak_keys.tag_xor;
+  return hak_tag_keyed(b, hak_keys.tag_mul, hak_keys.tag_xor);
 }
 /* Makes b a free block whose link names next. */
 HAK_INLINE void hak_block_link(void *b, const void *next)
@@ -212,6 +217,13 @@ HAK_INLINE bool hak_slab_holds(const hak_slab_t *s, const void *p)
   return (uint64_t)off * s->magic < __atomic_load_n(&s->limit, __ATOMIC_RELAXED);
 }
 
+/* The limit of a slab that has carved blocks (hak_slab_holds): carved * e, e being
+ * bsize * magic (mod 2^64), which fits in 32 bits as the product does (at most the slab's size). */
+HAK_INLINE uint32_t hak_slab_limit(const hak_slab_t *s, uint32_t carved)
+{
+  return carved * (uint32_t)(s->bsize * s->magic);
+}
+
 /* The same for any p, such as a link read from a free block: it must lie within a region's
  * length of start first (the unsigned offset also catches p below start). */
 HAK_INLINE bool hak_slab_block_ok(const hak_slab_t *s, const void *p)
@@ -280,7 +292,7 @@ HAK_INLINE void hak_small_free(void *p)
 {
   hak_slab_t *s = hak_small_slab(p);
   hak_heap_t *h = hak_tls_heap;
-  uintptr_t *b = (uintptr_t *)p, tag = (uintptr_t)p * h->tag_mul ^ h->tag_xor; /* hak_free_tag */
+  uintptr_t *b = (uintptr_t *)p, tag = hak_tag_keyed(p, h->tag_mul, h->tag_xor);
   if (hak_unlikely(!s || b[1] == tag)) {
     hak_free_slow(p);
     return;

@@ -54,7 +54,7 @@ int main(void)
       s.start = region + HAK_SS_HDR;
       s.bsize = (uint32_t)d;
       s.magic = m;
-      s.limit = counts[k] * (uint32_t)(s.bsize * s.magic); /* as mag_fill sets it */
+      s.limit = hak_slab_limit(&s, counts[k]); /* as mag_fill sets it */
       uint64_t span = (uint64_t)(cap + 2) * d;
       bad |= check_range(&s, 0, span, 1, counts[k]);
       bad |= check_range(&s, span, HAK_SS_SIZE, 61, counts[k]);

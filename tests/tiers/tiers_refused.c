@@ -32,21 +32,19 @@ int munmap(void *addr, size_t len)
   return (int)syscall(SYS_munmap, addr, len);
 }
 
-static int mapped(const void *p)
+/* 1 if the page at p holds memory, 0 if not, -1 if it is not mapped. */
+static int resident(const void *p)
 {
   /* room for a byte per 4 KiB: QEMU passes the call to a host whose pages may be smaller than
    * the guest's (16 bytes for one 64 KiB guest page) */
   unsigned char v[64];
   void *page = (void *)((uintptr_t)p & ~(uintptr_t)(page_size() - 1));
-  return mincore(page, page_size(), v) == 0;
+  return mincore(page, page_size(), v) == 0 ? v[0] & 1 : -1;
 }
 
-/* 1 if the page at p holds memory, 0 if not, -1 if it is not mapped. */
-static int resident(const void *p)
+static int mapped(const void *p)
 {
-  unsigned char v[64];
-  void *page = (void *)((uintptr_t)p & ~(uintptr_t)(page_size() - 1));
-  return mincore(page, page_size(), v) == 0 ? v[0] & 1 : -1;
+  return resident(p) >= 0;
 }
 
 static size_t arena(void)
