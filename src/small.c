@@ -675,24 +675,42 @@ bool hak_slab_collect(hak_slab_t *s)
 
 /* Puts p at the head of one of the lists of s, which the caller has charge of: they take
  * blocks in turn, by the parity of used. */
-static void slab_push(hak_slab_t *s, void *p)
+/* The keys that linking a free block takes, loaded once for a run of blocks: the compiler
+ * cannot keep them in registers across the stores into the blocks, which might alias them. */
+typedef struct {
+  uintptr_t link, mul, xor_key;
+} link_keys_t;
+
+static link_keys_t link_keys(void)
 {
-  void **list = &s->free[s->used % HAK_SLAB_LISTS];
-  hak_block_link(p, *list);
+  return (link_keys_t){hak_keys.link, hak_keys.tag_mul, hak_keys.tag_xor};
+}
+
+/* Puts p at the head of one of the lists of s, which the caller has charge of: they take
+ * blocks in turn, by used (the count before p comes back).  The tag is written again: a write
+ * after free may have hit it.  hak_block_link, with the keys in registers. */
+static inline __attribute__((always_inline)) void slab_link(hak_slab_t *s, uint32_t used,
+                                                            void *p, link_keys_t k)
+{
+  void **list = &s->free[used % HAK_SLAB_LISTS];
+  uintptr_t *w = (uintptr_t *)p;
+  w[0] = hak_link_keyed(w, *list, k.link);
+  w[1] = hak_tag_keyed(w, k.mul, k.xor_key);
   *list = p;
 }
 
-/* The n blocks at b go onto the lists of s, a slab this thread owns.  On the warm list, the
- * new used is published. */
-static void slab_put_run(hak_heap_t *h, hak_slab_t *s, void *const *b, size_t n)
+static void slab_push(hak_slab_t *s, void *p)
 {
-  bool had_none = !slab_listed(s);
-  for (size_t i = 0; i < n; i++) {
-    void **list = &s->free[(s->used - i) % HAK_SLAB_LISTS]; /* in turn, as slab_push */
-    hak_block_link(b[i], *list); /* the tag too: a write after free may have hit it */
-    *list = b[i];
-  }
-  uint32_t used = s->used -= (uint32_t)n;
+  slab_link(s, s->used, p, link_keys());
+}
+
+/* Blocks have come back to s, a slab this thread owns, from its magazine: used is the new
+ * count, and had_none says its lists were empty before (used was carved: the lists hold
+ * carved - used blocks, as mag_fill_lists checks).  On the warm list, the new used is
+ * published. */
+static void slab_put_done(hak_heap_t *h, hak_slab_t *s, uint32_t used, bool had_none)
+{
+  s->used = used;
   if (used == 0 || had_none) {
     hak_slab_freed(h, s);
   } else if (__atomic_load_n(&s->list, __ATOMIC_RELAXED) == HAK_LIST_WARM) {
@@ -705,7 +723,10 @@ static void slab_put_run(hak_heap_t *h, hak_slab_t *s, void *const *b, size_t n)
 
 static void slab_put_local(hak_heap_t *h, hak_slab_t *s, void *p)
 {
-  slab_put_run(h, s, &p, 1);
+  uint32_t used = s->used;
+  bool had_none = used == s->carved;
+  slab_link(s, used, p, link_keys());
+  slab_put_done(h, s, used - 1, had_none);
 }
 
 /* A full slab leaves the thread's lists.  With a keeper (the owning heap) it stays owned, but
@@ -1032,15 +1053,27 @@ static void **mag_fill_lists(hak_slab_t *s, void **t, void **end)
       b[k] = s->free[k];
       last[k] = s->start;
     }
+    /* What the checks read of s and the key, in locals: the stores into the magazine might
+     * alias them, and the compiler would load them again for every block. */
+    char *start = s->start;
     size_t span = (size_t)s->carved * s->bsize;
+    uint64_t magic = s->magic;
+    uint32_t limit = __atomic_load_n(&s->limit, __ATOMIC_RELAXED);
+    uintptr_t key = hak_keys.link;
     for (uint32_t i = 0; i < n; i++) {
       unsigned k = i % HAK_SLAB_LISTS, tries = 1;
       while (!b[k] && tries++ < HAK_SLAB_LISTS) k = (k + 1) % HAK_SLAB_LISTS;
       if (hak_unlikely(!b[k])) hak_list_corrupt(last[k]); /* shorter than their count */
-      char *ahead = b[k] + MAG_FILL_AHEAD * (b[k] - last[k]);
-      if ((uintptr_t)(ahead - s->start) < span) __builtin_prefetch(ahead);
-      *t++ = last[k] = b[k];
-      b[k] = hak_link_next(s, b[k]);
+      char *at = b[k], *ahead = at + MAG_FILL_AHEAD * (at - last[k]);
+      if ((uintptr_t)(ahead - start) < span) __builtin_prefetch(ahead);
+      *t++ = last[k] = at;
+      /* hak_link_next, on the locals */
+      char *next = (char *)hak_link_keyed(at, *(void **)at, key);
+      uint64_t off = (uint64_t)(next - start);
+      if (hak_unlikely(!(off < HAK_SS_SIZE && hak_block_test((uint32_t)off, magic, limit))) &&
+          next)
+        hak_list_corrupt(at);
+      b[k] = next;
     }
     for (unsigned k = 0; k < HAK_SLAB_LISTS; k++) {
       if (hak_unlikely(b[k] && n == listed)) hak_list_corrupt(last[k]); /* longer */
@@ -1098,23 +1131,29 @@ static void slab_take_back(hak_heap_t *h, void *p)
 /* Gives the oldest n blocks of class c's magazine back to their slabs.  Blocks of one slab this
  * thread owns that lie next to each other in the magazine go onto its lists in one step (slab
  * bookkeeping once per run, not once per block): a thread that frees a batch of neighbours, as
- * a collector's sweep does, fills its magazine in runs. */
+ * a collector's sweep does, fills its magazine in runs.  A program that frees in no order of
+ * address makes runs of one block, so a run costs little more than its links. */
 static void mag_flush(hak_heap_t *h, unsigned c, size_t n)
 {
   void **bottom = mag_bottom(h, c), **t = h->top[c];
   size_t have = (size_t)(t - bottom - 1);
   n = HAK_MIN(n, have);
-  hak_slab_t *s = n ? slab_at(bottom[1]) : NULL, *next = NULL;
-  for (size_t i = 1, j; i <= n; i = j, s = next) {
-    for (j = i + 1; j <= n; j++) /* the run of s ends where another slab's block lies */
-      if ((next = slab_at(bottom[j])) != s) break;
-    if (atomic_load_explicit(&s->owner, memory_order_relaxed) == h) {
-      slab_put_run(h, s, bottom + i, j - i);
-    } else { /* the remote path may win s back: the rest of the run looks again */
-      for (size_t k = i; k < j; k++) slab_take_back(h, bottom[k]);
+  void **b = bottom + 1, **end = b + n;
+  for (hak_slab_t *s = n ? slab_at(*b) : NULL, *next = NULL; b < end; s = next) {
+    if (atomic_load_explicit(&s->owner, memory_order_relaxed) != h) {
+      slab_take_back(h, *b++); /* the remote path may win s back: the next block looks again */
+      next = b < end ? slab_at(*b) : NULL;
+      continue;
     }
+    uint32_t used = s->used;
+    bool had_none = used == s->carved;
+    link_keys_t k = link_keys();
+    do
+      slab_link(s, used--, *b++, k);
+    while (b < end && (next = slab_at(*b)) == s);
+    slab_put_done(h, s, used, had_none);
   }
-  memmove(bottom + 1, bottom + 1 + n, (have - n) * sizeof(void *));
+  memmove(bottom + 1, end, (have - n) * sizeof(void *));
   h->top[c] = t - n;
 }
 
