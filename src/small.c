@@ -11,6 +11,7 @@
 #include "small.h"
 #include "span.h"
 
+_Static_assert((1u << 16) / 16 <= HAK_SLAB_MAP_WORDS * 64, "a 64 KiB slab's map has a bit a block");
 const uint32_t hak_class_size[HAK_NCLASSES] = {
     16, 32, 48, 64, 80, 96, 112, 128, 160, 192,
     224, 256, 320, 384, 448, 512, 640, 768, 896, 1024,
@@ -485,7 +486,7 @@ void hak_heap_unlock_all(bool child)
  * that takes the list (hak_slab_collect) acquires.  A thread that replaces a mark acquires
  * what the marking thread wrote before its release.  Everything that changes hands through a
  * shared list does so under that list's lock.  Frees by h into its own slabs go to its
- * magazine (owner == h, the fast path); into an adopted slab, to the slab's list
+ * magazine (owner == h, the fast path); into an adopted slab, back on the slab
  * (slab_put_local); every other free is a remote push. */
 
 /* ---- slabs as a thread sees them --------------------------------------------------------- */
@@ -630,84 +631,85 @@ static void owned_emptied(hak_slab_t *s)
   give_back(s);
 }
 
-/* True if the local lists of s hold a block. */
+/* True if a block is on s (its map has carved - used bits set). */
 static bool slab_listed(const hak_slab_t *s)
 {
-  for (unsigned k = 0; k < HAK_SLAB_LISTS; k++)
-    if (s->free[k]) return true;
-  return false;
+  return s->carved != s->used;
 }
 
-/* Moves the blocks other threads freed onto the local lists: one atomic exchange takes the
- * list and its count.  When the local lists are all empty (a refill's case) it becomes one of
- * them as it is, its links checked later as mag_fill follows them; else it is walked to its
- * tail, each link checked, must hold as many blocks as it said, and goes onto an empty local
- * list if there is one, else onto the first. */
+/* The word of block p's bit in the map of s, and the bit: p's index is the high half of its
+ * offset times the class constant (hak_class_magic: floor(2^64 / size) + 1 divides exactly
+ * below 2^32). */
+static uint64_t *map_word(const hak_slab_t *s, const void *p, uint64_t *bit)
+{
+  uint64_t off = (uint64_t)((const char *)p - s->start);
+  uint32_t i = (uint32_t)(((unsigned __int128)off * s->magic) >> 64);
+  *bit = (uint64_t)1 << (i % 64);
+  return &s->map[i / 64];
+}
+
+/* Block p, checked to be one of s, is back on s.  Its bit already set is a block freed twice
+ * that free's tag test did not catch (a write after free had cleared the tag). */
+static void map_set(hak_slab_t *s, void *p)
+{
+  uint64_t bit, *w = map_word(s, p, &bit);
+  if (hak_unlikely(*w & bit))
+    hak_fatal("hakmem: free(): double free detected for %p (the block is on its slab already)",
+              p);
+  *w |= bit;
+}
+
+/* Puts the blocks other threads freed back on s: one atomic exchange takes their list and its
+ * count, and the list is walked, each link checked, and must hold as many blocks as it said. */
 bool hak_slab_collect(hak_slab_t *s)
 {
   if (!atomic_load_explicit(&s->remote, memory_order_relaxed)) return false;
   uint64_t t0 = hak_prof_begin();
   uintptr_t r = atomic_exchange_explicit(&s->remote, 0, memory_order_acquire);
   if (!r) return false;
-  void *head = HAK_REMOTE_HEAD(r);
+  void *head = HAK_REMOTE_HEAD(r), *b = head, *last = head;
   uint32_t n = (uint32_t)(r >> HAK_REMOTE_COUNT_SHIFT);
   if (n == 0 || n > s->used) hak_list_corrupt(head); /* more blocks back than were out */
-  if (slab_listed(s)) {
-    void *tail = head, *next;
-    uint32_t k = 1;
-    while ((next = hak_link_next(s, tail)) != NULL) {
-      if (k++ == n) hak_list_corrupt(tail); /* longer than its count: a cycle */
-      tail = next;
-    }
-    if (k != n) hak_list_corrupt(tail);
-    void **list = &s->free[0];
-    for (unsigned k = 1; k < HAK_SLAB_LISTS && *list; k++) list = &s->free[k];
-    if (*list) list = &s->free[0];
-    *(uintptr_t *)tail = hak_link_enc(tail, *list);
-    *list = head;
-  } else {
-    s->free[1] = head;
+  for (uint32_t k = 0; k < n; k++) {
+    if (!b) hak_list_corrupt(last); /* shorter than its count */
+    void *next = hak_link_next(s, b);
+    map_set(s, b);
+    last = b;
+    b = next;
   }
+  if (b) hak_list_corrupt(last); /* longer than its count: a cycle */
   s->used -= n;
   hak_prof_end(HAK_PROF_DRAIN, t0);
   return true;
 }
 
-/* Puts p at the head of one of the lists of s, which the caller has charge of: they take
- * blocks in turn, by the parity of used. */
-/* The keys that linking a free block takes, loaded once for a run of blocks: the compiler
- * cannot keep them in registers across the stores into the blocks, which might alias them. */
+/* The keys of the free tag, loaded once for a run of blocks: the compiler cannot keep them in
+ * registers across the stores into the blocks, which might alias them. */
 typedef struct {
-  uintptr_t link, mul, xor_key;
-} link_keys_t;
+  uintptr_t mul, xor_key;
+} tag_keys_t;
 
-static link_keys_t link_keys(void)
+static tag_keys_t tag_keys(void)
 {
-  return (link_keys_t){hak_keys.link, hak_keys.tag_mul, hak_keys.tag_xor};
+  return (tag_keys_t){hak_keys.tag_mul, hak_keys.tag_xor};
 }
 
-/* Puts p at the head of one of the lists of s, which the caller has charge of: they take
- * blocks in turn, by used (the count before p comes back).  The tag is written again: a write
- * after free may have hit it.  hak_block_link, with the keys in registers. */
-static inline __attribute__((always_inline)) void slab_link(hak_slab_t *s, uint32_t used,
-                                                            void *p, link_keys_t k)
+/* Puts p back on s, which the caller has charge of, and writes its free tag again: a write
+ * after free may have hit it. */
+static inline __attribute__((always_inline)) void slab_link(hak_slab_t *s, void *p, tag_keys_t k)
 {
-  void **list = &s->free[used % HAK_SLAB_LISTS];
-  uintptr_t *w = (uintptr_t *)p;
-  w[0] = hak_link_keyed(w, *list, k.link);
-  w[1] = hak_tag_keyed(w, k.mul, k.xor_key);
-  *list = p;
+  map_set(s, p);
+  ((uintptr_t *)p)[1] = hak_tag_keyed(p, k.mul, k.xor_key);
 }
 
 static void slab_push(hak_slab_t *s, void *p)
 {
-  slab_link(s, s->used, p, link_keys());
+  slab_link(s, p, tag_keys());
 }
 
 /* Blocks have come back to s, a slab this thread owns, from its magazine: used is the new
- * count, and had_none says its lists were empty before (used was carved: the lists hold
- * carved - used blocks, as mag_fill_lists checks).  On the warm list, the new used is
- * published. */
+ * count, and had_none says none was on it before (used was carved).  On the warm list, the
+ * new used is published. */
 static void slab_put_done(hak_heap_t *h, hak_slab_t *s, uint32_t used, bool had_none)
 {
   s->used = used;
@@ -725,7 +727,7 @@ static void slab_put_local(hak_heap_t *h, hak_slab_t *s, void *p)
 {
   uint32_t used = s->used;
   bool had_none = used == s->carved;
-  slab_link(s, used, p, link_keys());
+  slab_link(s, p, tag_keys());
   slab_put_done(h, s, used - 1, had_none);
 }
 
@@ -1036,68 +1038,51 @@ static void thread_heap_done(void *arg)
 
 /* ---- magazines ---------------------------------------------------------------------------- */
 
-#define MAG_FILL_AHEAD 4
-/* Moves up to end - t blocks from the free lists of s to the magazine at t; returns the new
- * top.  Following a list is one cache miss after another: the lists are followed in turn, so
- * that the misses of each overlap with the others' (bench_sweep, a million blocks freed in
- * random order and allocated again: the allocations take 0.14..0.17 s with four lists, 0.19..0.21
- * with two), and a list freed in the order it was handed out (a consumer's, a batch's) steps
- * through memory at one stride: fetch four steps ahead, inside the slab, so that its own
- * misses overlap too. */
-static void **mag_fill_lists(hak_slab_t *s, void **t, void **end)
+/* Moves the lowest up to end - t blocks on s to the magazine at t, the lowest on top (handed
+ * out first); returns the new top.  No block is read: the map says which are on s.  It must
+ * have carved - used bits set, which the walk checks. */
+static void **mag_fill_map(hak_slab_t *s, void **t, void **end)
 {
   uint32_t listed = s->carved - s->used, n = HAK_MIN(listed, (uint32_t)(end - t));
-  if (n) {
-    char *b[HAK_SLAB_LISTS], *last[HAK_SLAB_LISTS];
-    for (unsigned k = 0; k < HAK_SLAB_LISTS; k++) {
-      b[k] = s->free[k];
-      last[k] = s->start;
+  if (!n) return t;
+  uint64_t *map = s->map;
+  char *start = s->start;
+  size_t bsize = s->bsize;
+  uint32_t words = (s->carved + 63) / 64, got = 0;
+  void **first = t;
+  for (uint32_t w = 0; w < words && got < n; w++) {
+    uint64_t x = map[w];
+    while (x && got < n) {
+      *t++ = start + ((size_t)w * 64 + (unsigned)__builtin_ctzll(x)) * bsize;
+      x &= x - 1;
+      got++;
     }
-    /* What the checks read of s and the key, in locals: the stores into the magazine might
-     * alias them, and the compiler would load them again for every block. */
-    char *start = s->start;
-    size_t span = (size_t)s->carved * s->bsize;
-    uint64_t magic = s->magic;
-    uint32_t limit = __atomic_load_n(&s->limit, __ATOMIC_RELAXED);
-    uintptr_t key = hak_keys.link;
-    for (uint32_t i = 0; i < n; i++) {
-      unsigned k = i % HAK_SLAB_LISTS, tries = 1;
-      while (!b[k] && tries++ < HAK_SLAB_LISTS) k = (k + 1) % HAK_SLAB_LISTS;
-      if (hak_unlikely(!b[k])) hak_list_corrupt(last[k]); /* shorter than their count */
-      char *at = b[k], *ahead = at + MAG_FILL_AHEAD * (at - last[k]);
-      if ((uintptr_t)(ahead - start) < span) __builtin_prefetch(ahead);
-      *t++ = last[k] = at;
-      /* hak_link_next, on the locals */
-      char *next = (char *)hak_link_keyed(at, *(void **)at, key);
-      uint64_t off = (uint64_t)(next - start);
-      if (hak_unlikely(!(off < HAK_SS_SIZE && hak_block_test((uint32_t)off, magic, limit))) &&
-          next)
-        hak_list_corrupt(at);
-      b[k] = next;
-    }
-    for (unsigned k = 0; k < HAK_SLAB_LISTS; k++) {
-      if (hak_unlikely(b[k] && n == listed)) hak_list_corrupt(last[k]); /* longer */
-      s->free[k] = b[k];
-    }
-    s->used += n;
+    map[w] = x;
   }
+  if (hak_unlikely(got != n)) hak_list_corrupt(start); /* fewer than their count */
+  for (void **a = first, **z = t - 1; a < z; a++, z--) { /* the lowest on top */
+    void *x = *a;
+    *a = *z;
+    *z = x;
+  }
+  s->used += n;
   return t;
 }
 
-/* Fills class c's empty magazine with a batch from s: its free lists first, then the blocks
+/* Fills class c's empty magazine with a batch from s: the blocks on it first, then the blocks
  * other threads freed into it, then fresh blocks, carved in address order (a producer whose
  * blocks a consumer frees reuses them rather than touching new pages: the 1..128 KiB
- * producer/consumer of bench-compare peaked at 24 MiB, mimalloc's 7.7).  The lists hold
- * carved - used blocks: every link followed is checked, and the lists must end exactly there
- * (a cycle, say from two threads freeing one block at once, is found when the list is used
- * up).  carved is raised before a block is handed out, so a block in a magazine is always
- * inside the carved part. */
+ * producer/consumer of bench-compare peaked at 24 MiB, mimalloc's 7.7).  The map has
+ * carved - used bits set, as the fill checks; a remote list's links are checked as
+ * hak_slab_collect follows them, and it must end exactly at its count (a cycle, say from two
+ * threads freeing one block at once, is found there).  carved is raised before a block is
+ * handed out, so a block in a magazine is always inside the carved part. */
 static void mag_fill(hak_heap_t *h, unsigned c, hak_slab_t *s)
 {
   void **t = h->top[c], **end = t + mag_batch_now(c);
   if (end > h->lim[c] && h->lim[c] > t) end = h->lim[c]; /* a batch raised since mag_sync */
-  t = mag_fill_lists(s, t, end);
-  if (t < end && hak_slab_collect(s)) t = mag_fill_lists(s, t, end);
+  t = mag_fill_map(s, t, end);
+  if (t < end && hak_slab_collect(s)) t = mag_fill_map(s, t, end);
   if (t < end && s->carved < s->capacity) {
     uint32_t n = HAK_MIN((uint32_t)(end - t), s->capacity - s->carved);
     s->carved += n;
@@ -1119,7 +1104,7 @@ static hak_slab_t *slab_at(const void *p)
   return hak_slab_of(hak_ss_of(p), p);
 }
 
-/* A block leaves a magazine for its slab: onto the slab's list if this thread still owns it,
+/* A block leaves a magazine for its slab: back on the slab if this thread still owns it,
  * else by the remote path (which also wins back a marked full slab, see hak_free_remote). */
 static void slab_take_back(hak_heap_t *h, void *p)
 {
@@ -1129,10 +1114,10 @@ static void slab_take_back(hak_heap_t *h, void *p)
 }
 
 /* Gives the oldest n blocks of class c's magazine back to their slabs.  Blocks of one slab this
- * thread owns that lie next to each other in the magazine go onto its lists in one step (slab
+ * thread owns that lie next to each other in the magazine go back on it in one step (slab
  * bookkeeping once per run, not once per block): a thread that frees a batch of neighbours, as
  * a collector's sweep does, fills its magazine in runs.  A program that frees in no order of
- * address makes runs of one block, so a run costs little more than its links. */
+ * address makes runs of one block, so a run costs little more than its bits in the map. */
 static void mag_flush(hak_heap_t *h, unsigned c, size_t n)
 {
   void **bottom = mag_bottom(h, c), **t = h->top[c];
@@ -1147,10 +1132,11 @@ static void mag_flush(hak_heap_t *h, unsigned c, size_t n)
     }
     uint32_t used = s->used;
     bool had_none = used == s->carved;
-    link_keys_t k = link_keys();
-    do
-      slab_link(s, used--, *b++, k);
-    while (b < end && (next = slab_at(*b)) == s);
+    tag_keys_t k = tag_keys();
+    do {
+      slab_link(s, *b++, k);
+      used--;
+    } while (b < end && (next = slab_at(*b)) == s);
     slab_put_done(h, s, used, had_none);
   }
   memmove(bottom + 1, end, (have - n) * sizeof(void *));
@@ -1196,7 +1182,7 @@ void hak_mag_overflow(void *p, hak_heap_t *h)
 
 /* The mid pool's answer to an empty class: a ready block of a larger class, when its size
  * stays within HAKMEM_W_MAX times the request, saves a refill and wastes a bounded amount.
- * Without magazines (statistics) the larger class's current slab offers its list instead. */
+ * Without magazines (statistics) the larger class's current slab offers its blocks instead. */
 static void *mid_borrow(hak_heap_t *h, unsigned c, size_t n)
 {
   double limit = hak_opt.W_MAX * (double)n;

@@ -104,16 +104,19 @@ extern hak_slab_t hak_slab_none;
 extern hak_heap_t hak_heap_empty;
 extern __thread hak_heap_t *hak_tls_heap __attribute__((tls_model("initial-exec")));
 /* ---- links inside free blocks (DESIGN invariant 8) ----------------------------------------
- * A free block holds two words: its link to the next free block of its list, and a tag that
- * says "free".  Neither is ever trusted.  The link is stored encoded with a per-process secret
- * and its own address, so that an overflow or a use-after-free write cannot name a block of the
- * attacker's choice, and every link is checked when it is followed: it must decode to NULL or
- * to a block boundary inside the carved part of the same slab, else hak_list_corrupt reports it.
- * The tag, checked by free to catch a double free at once, is a keyed product of the block's
- * address: it differs from block to block, and one leaked free block (its address and both
- * words) does not give away either secret.  Cost: two xors and the boundary test per link, in
- * the slow paths only (the fast paths keep blocks in magazines, not lists); a multiply and an
- * xor per tag, on free's fast path. */
+ * A free block holds a tag that says "free" in its second word, and, while it waits on a slab's
+ * remote list, its link to the next block of that list in its first.  Neither is ever trusted.
+ * The link is stored encoded with a per-process secret and its own address, so that an
+ * overflow or a use-after-free write cannot name a block of the attacker's choice, and every
+ * link is checked when it is followed: it must decode to NULL or to a block boundary inside the
+ * carved part of the same slab, else hak_list_corrupt reports it.  A block back on its slab
+ * holds no link: the slab's map (hak_slab_t.map) says which of its blocks are there, so what a
+ * program writes into such a block reaches nothing of the allocator's.  The tag, checked by
+ * free to catch a double free at once, is a keyed product of the block's address: it differs
+ * from block to block, and one leaked free block (its address and both words) does not give
+ * away either secret; a double free that a write after free has hidden from it is caught by
+ * the map when the block comes back to its slab a second time.  Cost: two xors and the boundary
+ * test per link, in the slow paths only; a multiply and an xor per tag, on free's fast path. */
 typedef struct {
   uintptr_t link;          /* xored into every link */
   uintptr_t tag_mul, tag_xor; /* tag(b) = b * tag_mul ^ tag_xor; tag_mul is odd */
@@ -161,7 +164,7 @@ void hak_free_remote(hak_slab_t *s, void *p);
 void hak_free_remote_slow(void *p);
 /* A free by the owner that found its magazine full (or of no capacity). */
 void hak_mag_overflow(void *p, hak_heap_t *h);
-/* Moves the blocks other threads freed into s onto its local list; false if there were none.
+/* Puts the blocks other threads freed into s back on it (its map); false if there were none.
  * The caller has charge of s (owns it, or took it off a shared list). */
 bool hak_slab_collect(hak_slab_t *s);
 void hak_slab_freed(hak_heap_t *h, hak_slab_t *s);

@@ -517,13 +517,14 @@ static void empty_unlink(hak_pool_t *pool, hak_slab_t *s)
   }
 }
 
-/* Gives the pages of an EMPTY slab back to the OS, keeping the SuperSlab header. */
+/* Gives the pages of an EMPTY slab back to the OS, keeping the SuperSlab header and the slabs'
+ * maps (the other slabs may be in use). */
 static void slab_purge(hak_slab_t *s)
 {
   hak_ss_t *ss = hak_ss_of_slab(s);
   uintptr_t base = (uintptr_t)ss + ((size_t)s->index << ss->slab_shift);
   uintptr_t end = base + ((size_t)1 << ss->slab_shift);
-  uintptr_t from = hak_align_up(HAK_MAX(base, (uintptr_t)ss + HAK_SS_HDR), hak_os_page);
+  uintptr_t from = hak_align_up(HAK_MAX(base, (uintptr_t)ss + HAK_SS_BLOCKS), hak_os_page);
   if (from < end) hak_os_purge((void *)from, end - from);
 }
 
@@ -577,12 +578,13 @@ static void slab_format(hak_slab_t *s, unsigned cls, hak_heap_t *heap)
   hak_ss_t *ss = hak_ss_of_slab(s);
   size_t slab_size = (size_t)1 << ss->slab_shift;
   char *base = (char *)ss + ((size_t)s->index << ss->slab_shift);
-  s->start = s->index == 0 ? (char *)ss + HAK_SS_HDR : base;
+  s->start = s->index == 0 ? (char *)ss + HAK_SS_BLOCKS : base;
   s->bsize = hak_class_size[cls];
   s->capacity = (uint32_t)((size_t)(base + slab_size - s->start) / s->bsize);
   s->cls = (uint8_t)cls;
   s->magic = hak_class_magic[cls];
-  memset(s->free, 0, sizeof s->free);
+  s->map = (uint64_t *)(void *)((char *)ss + HAK_SS_HDR) + (size_t)s->index * HAK_SLAB_MAP_WORDS;
+  memset(s->map, 0, (s->capacity + 63) / 64 * sizeof(uint64_t));
   s->used = 0;
   s->carved = 0;
   __atomic_store_n(&s->limit, 0, __ATOMIC_RELAXED);
@@ -694,7 +696,6 @@ void hak_pool_give(hak_slab_t *s)
   s->carved = 0;
   /* no pointer into an EMPTY slab passes free's checks */
   __atomic_store_n(&s->limit, 0, __ATOMIC_RELAXED);
-  memset(s->free, 0, sizeof s->free);
   double now = hak_os_now();
   pthread_mutex_lock(&pool->lock);
   s->state = HAK_SLAB_EMPTY;

@@ -18,7 +18,13 @@
 #define HAK_SS_SHIFT 21
 #define HAK_SS_SIZE ((size_t)1 << HAK_SS_SHIFT)
 #define HAK_SS_MASK (HAK_SS_SIZE - 1)
-#define HAK_SS_HDR ((size_t)8192) /* header bytes; slab 0's blocks start after it */
+#define HAK_SS_HDR ((size_t)8192) /* header bytes: the SuperSlab and its slab records */
+/* After the header, each slab's map of its free blocks (HAK_SLAB_MAP_WORDS words a slab, a
+ * bit a block: 4096 blocks of 16 bytes fill a 64 KiB slab); slab 0's blocks start after the
+ * maps, at 24 KiB, a multiple of 8 KiB as the alignment of small blocks needs (override.c). */
+#define HAK_SLAB_MAP_WORDS 64
+#define HAK_SS_MAPS ((size_t)HAK_SS_MAX_SLABS * HAK_SLAB_MAP_WORDS * sizeof(uint64_t))
+#define HAK_SS_BLOCKS (HAK_SS_HDR + HAK_SS_MAPS) /* where slab 0's blocks start */
 #define HAK_SS_MAX_SLABS 32
 #define HAK_SS_MAGIC 0x68616b53u
 
@@ -40,7 +46,6 @@ typedef struct hak_heap hak_heap_t;
  * a full slab that no list holds (see slab_mark_full in small.c).  A list carries its length in
  * the top 16 bits (HAK_REMOTE_COUNT), above the 48 bits of any address of ours (the region map
  * and the heap arena refuse higher ones), so that taking a list needs no walk to count it. */
-#define HAK_SLAB_LISTS 4 /* local free lists per slab (small.c, mag_fill_lists) */
 
 typedef struct hak_slab {
   /* first line: what malloc's and free's fast paths read */
@@ -48,7 +53,7 @@ typedef struct hak_slab {
   _Atomic(hak_heap_t *) owner;
   uint64_t magic;            /* the divisibility constant of bsize (small.h) */
   uint32_t limit;            /* carved * (bsize * magic): see hak_slab_holds (small.h) */
-  uint32_t used;             /* carved blocks not on the local free lists (which hold the rest) */
+  uint32_t used;             /* carved blocks not on the slab (its map has the rest) */
   uint32_t carved;           /* blocks carved so far; only grows while ACTIVE */
   uint32_t capacity;
   uint32_t bsize;
@@ -79,9 +84,13 @@ typedef struct hak_slab {
    * written under that list's lock; NULL while on none of those.  A thread that holds the lock
    * of a list and reads that list here knows s is on it and stays there. */
   _Atomic(void *) holder;
-  /* The local free lists (owner only): frees go onto them in turn, and a refill follows them
-   * in turn, so that the cache misses of one overlap with the others' (mag_fill_lists). */
-  void *free[HAK_SLAB_LISTS];
+  /* Its map of the blocks on it (owner only): bit i is set while block i is neither live nor
+   * in a magazine, so carved - used bits are set.  Blocks come back (mag_flush, the remote
+   * list taken) and go out (mag_fill) without a look at them: a refill hands out its blocks in
+   * order of address and touches none, where a list would lead it through blocks freed in any
+   * order, a cache miss each.  In the SuperSlab's header pages (HAK_SS_MAPS), not in a block,
+   * where no write to a free block can reach it. */
+  uint64_t *map;
 } hak_slab_t;
 
 /* EMPTY slabs are DIRTY (their pages still hold memory) until they have stayed empty for
@@ -95,7 +104,7 @@ enum {
 #define HAK_REMOTE_COUNT ((uintptr_t)1 << HAK_REMOTE_COUNT_SHIFT)
 #define HAK_REMOTE_HEAD(r) ((void *)((r) & (HAK_REMOTE_COUNT - 1)))
 /* owner == heap|HAK_OWNER_ADOPTED: heap took the slab over by freeing into it (an orphan); its
- * frees go straight onto the slab's list, not into its magazine, until it allocates from it. */
+ * frees go straight back on the slab, not into its magazine, until it allocates from it. */
 #define HAK_OWNER_ADOPTED ((uintptr_t)2)
 
 typedef struct hak_ss {

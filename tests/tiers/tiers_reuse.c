@@ -66,8 +66,8 @@ static int round_trip(unsigned r)
 
 /* A producer (the main thread) and a consumer: the producer takes 16 blocks of the 20 KiB class
  * (a mid slab of 25, refilled 8 at a time), the consumer frees 10, the producer takes 8 (a
- * refill finds the 10 and keeps 2 on the slab's list), the consumer frees the other 6, and the
- * producer takes 8 more: the 2 left on the list and the 6 just freed, not fresh blocks carved
+ * refill finds the 10 and keeps 2 on the slab), the consumer frees the other 6, and the
+ * producer takes 8 more: the 2 left on the slab and the 6 just freed, not fresh blocks carved
  * beside them.  Returns how many of those last 8 are blocks of the first 16. */
 #define HAND_SIZE 20000
 static unsigned char *first[16], *second[8], *third[8];
