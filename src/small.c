@@ -645,7 +645,7 @@ static uint64_t *map_word(const hak_slab_t *s, const void *p, uint64_t *bit)
   uint64_t off = (uint64_t)((const char *)p - s->start);
   uint32_t i = (uint32_t)(((unsigned __int128)off * s->magic) >> 64);
   *bit = (uint64_t)1 << (i % 64);
-  return &s->map[i / 64];
+  return hak_map_word(s->map, i / 64);
 }
 
 /* Block p, checked to be one of s, is back on s.  Its bit already set is a block freed twice
@@ -1051,13 +1051,13 @@ static void **mag_fill_map(hak_slab_t *s, void **t, void **end)
   uint32_t words = (s->carved + 63) / 64, got = 0;
   void **first = t;
   for (uint32_t w = 0; w < words && got < n; w++) {
-    uint64_t x = map[w];
+    uint64_t *mw = hak_map_word(map, w), x = *mw;
     while (x && got < n) {
       *t++ = start + ((size_t)w * 64 + (unsigned)__builtin_ctzll(x)) * bsize;
       x &= x - 1;
       got++;
     }
-    map[w] = x;
+    *mw = x;
   }
   if (hak_unlikely(got != n)) hak_list_corrupt(start); /* fewer than their count */
   for (void **a = first, **z = t - 1; a < z; a++, z--) { /* the lowest on top */

@@ -583,8 +583,9 @@ static void slab_format(hak_slab_t *s, unsigned cls, hak_heap_t *heap)
   s->capacity = (uint32_t)((size_t)(base + slab_size - s->start) / s->bsize);
   s->cls = (uint8_t)cls;
   s->magic = hak_class_magic[cls];
-  s->map = (uint64_t *)(void *)((char *)ss + HAK_SS_HDR) + (size_t)s->index * HAK_SLAB_MAP_WORDS;
-  memset(s->map, 0, (s->capacity + 63) / 64 * sizeof(uint64_t));
+  s->map = (uint64_t *)(void *)((char *)ss + HAK_SS_HDR) + (size_t)s->index * HAK_MAP_LINE;
+  for (uint32_t w = 0, words = (s->capacity + 63) / 64; w < words; w += HAK_MAP_LINE)
+    memset(hak_map_word(s->map, w), 0, HAK_MIN(HAK_MAP_LINE, words - w) * sizeof(uint64_t));
   s->used = 0;
   s->carved = 0;
   __atomic_store_n(&s->limit, 0, __ATOMIC_RELAXED);

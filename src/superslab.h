@@ -21,8 +21,12 @@
 #define HAK_SS_HDR ((size_t)8192) /* header bytes: the SuperSlab and its slab records */
 /* After the header, each slab's map of its free blocks (HAK_SLAB_MAP_WORDS words a slab, a
  * bit a block: 4096 blocks of 16 bytes fill a 64 KiB slab); slab 0's blocks start after the
- * maps, at 24 KiB, a multiple of 8 KiB as the alignment of small blocks needs (override.c). */
+ * maps, at 24 KiB, a multiple of 8 KiB as the alignment of small blocks needs (override.c).
+ * The maps lie in lines of HAK_MAP_LINE words, every slab's first line side by side, then every
+ * slab's second line, and so on (hak_map_word): a SuperSlab whose classes need one line a slab
+ * (512 blocks or fewer, 128 bytes and up) touches one page of maps rather than four. */
 #define HAK_SLAB_MAP_WORDS 64
+#define HAK_MAP_LINE 8
 #define HAK_SS_MAPS ((size_t)HAK_SS_MAX_SLABS * HAK_SLAB_MAP_WORDS * sizeof(uint64_t))
 #define HAK_SS_BLOCKS (HAK_SS_HDR + HAK_SS_MAPS) /* where slab 0's blocks start */
 #define HAK_SS_MAX_SLABS 32
@@ -133,6 +137,12 @@ typedef struct hak_ss {
 
 _Static_assert(sizeof(hak_slab_t) == 128, "slab metadata is two cache lines");
 _Static_assert(sizeof(hak_ss_t) <= HAK_SS_HDR, "SuperSlab header fits before slab 0's blocks");
+
+/* Word w of the map whose first word is at map (a slab's map field). */
+HAK_INLINE uint64_t *hak_map_word(uint64_t *map, uint32_t w)
+{
+  return map + (size_t)(w / HAK_MAP_LINE) * (HAK_SS_MAX_SLABS * HAK_MAP_LINE) + w % HAK_MAP_LINE;
+}
 
 HAK_INLINE hak_ss_t *hak_ss_of(const void *p)
 {
