@@ -92,8 +92,8 @@ typedef struct hak_slab {
    * in a magazine, so carved - used bits are set.  Blocks come back (mag_flush, the remote
    * list taken) and go out (mag_fill) without a look at them: a refill hands out its blocks in
    * order of address and touches none, where a list would lead it through blocks freed in any
-   * order, a cache miss each.  In the SuperSlab's header pages (HAK_SS_MAPS), not in a block,
-   * where no write to a free block can reach it. */
+   * order, a cache miss each.  It lies after the SuperSlab's header (HAK_SS_MAPS), not in a
+   * block, where no write into a free block can reach it. */
   uint64_t *map;
 } hak_slab_t;
 
