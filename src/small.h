@@ -124,19 +124,15 @@ typedef struct {
 extern hak_keys_t hak_keys;
 void hak_keys_init(void);
 
-/* The link of the block at `at` to next under the link key `key` (hak_keys.link).  It is its
- * own inverse: applied to a stored link, it gives the block that link names. */
-HAK_INLINE uintptr_t hak_link_keyed(const void *at, const void *next, uintptr_t key)
-{
-  return (uintptr_t)next ^ (uintptr_t)at ^ key;
-}
+/* The link of the block at `at` to next.  It is its own inverse: applied to a stored link, it
+ * gives the block that link names (hak_link_dec). */
 HAK_INLINE uintptr_t hak_link_enc(const void *at, const void *next)
 {
-  return hak_link_keyed(at, next, hak_keys.link);
+  return (uintptr_t)next ^ (uintptr_t)at ^ hak_keys.link;
 }
 HAK_INLINE void *hak_link_dec(const void *at, uintptr_t v)
 {
-  return (void *)hak_link_keyed(at, (const void *)v, hak_keys.link);
+  return (void *)hak_link_enc(at, (const void *)v);
 }
 /* The tag of b under the keys mul and xor: hak_keys', or a heap's copy of them. */
 HAK_INLINE uintptr_t hak_tag_keyed(const void *b, uintptr_t mul, uintptr_t xor_key)
@@ -214,13 +210,6 @@ void hak_heap_stats(hak_class_stats_t out[HAK_NCLASSES]);
 void hak_heap_lock_all(void);
 void hak_heap_unlock_all(bool child);
 
-/* The block test on an offset from a slab's start and what it reads of the slab: its class
- * constant and its limit (hak_slab_holds). */
-HAK_INLINE bool hak_block_test(uint32_t off, uint64_t magic, uint32_t limit)
-{
-  return (uint64_t)off * magic < limit;
-}
-
 /* True if p, a pointer in the slab's own region, is a block the slab has handed out: inside
  * the carved part, on a block boundary.  One multiply and one compare (see hak_class_magic):
  * the offset fits in 32 bits, and one below start reads as 2^32 less under 2 MiB, past any
@@ -230,7 +219,7 @@ HAK_INLINE bool hak_block_test(uint32_t off, uint64_t magic, uint32_t limit)
 HAK_INLINE bool hak_slab_holds(const hak_slab_t *s, const void *p)
 {
   uint32_t off = (uint32_t)(uintptr_t)p - (uint32_t)(uintptr_t)s->start;
-  return hak_block_test(off, s->magic, __atomic_load_n(&s->limit, __ATOMIC_RELAXED));
+  return (uint64_t)off * s->magic < __atomic_load_n(&s->limit, __ATOMIC_RELAXED);
 }
 
 /* The limit of a slab that has carved blocks (hak_slab_holds): carved * e, e being
