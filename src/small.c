@@ -637,25 +637,35 @@ static bool slab_listed(const hak_slab_t *s)
   return s->carved != s->used;
 }
 
-/* The word of block p's bit in the map of s, and the bit: p's index is the high half of its
- * offset times the class constant (hak_class_magic: floor(2^64 / size) + 1 divides exactly
- * below 2^32). */
-static uint64_t *map_word(const hak_slab_t *s, const void *p, uint64_t *bit)
+/* What setting a slab's bits needs, loaded once for a run of blocks: the stores into the map
+ * and the blocks might alias the slab's fields, so the compiler would load them again for
+ * every block of the run. */
+typedef struct {
+  char *start;
+  uint64_t magic;
+  uint64_t *map;
+} map_ref_t;
+
+static inline map_ref_t map_ref(const hak_slab_t *s)
 {
-  uint64_t off = (uint64_t)((const char *)p - s->start);
-  uint32_t i = (uint32_t)(((unsigned __int128)off * s->magic) >> 64);
-  *bit = (uint64_t)1 << (i % 64);
-  return hak_map_word(s->map, i / 64);
+  return (map_ref_t){s->start, s->magic, s->map};
 }
 
-/* Block p, checked to be one of s, is back on s.  Its bit already set is a block freed twice
- * that free's tag test did not catch (a write after free had cleared the tag). */
-static void map_set(hak_slab_t *s, void *p)
+_Noreturn __attribute__((noinline, cold)) static void map_twice(const void *p)
 {
-  uint64_t bit, *w = map_word(s, p, &bit);
-  if (hak_unlikely(*w & bit))
-    hak_fatal("hakmem: free(): double free detected for %p (the block is on its slab already)",
-              p);
+  hak_fatal("hakmem: free(): double free detected for %p (the block is on its slab already)", p);
+}
+
+/* Block p, checked to be one of the slab's, is back on it: its bit is set.  p's index is the
+ * high half of its offset times the class constant (hak_class_magic: floor(2^64 / size) + 1
+ * divides exactly below 2^32).  Its bit already set is a block freed twice that free's tag
+ * test did not catch (a write after free had cleared the tag). */
+static inline __attribute__((always_inline)) void map_put(map_ref_t m, void *p)
+{
+  uint64_t off = (uint64_t)((const char *)p - m.start);
+  uint32_t i = (uint32_t)(((unsigned __int128)off * m.magic) >> 64);
+  uint64_t bit = (uint64_t)1 << (i % 64), *w = hak_map_word(m.map, i / 64);
+  if (hak_unlikely(*w & bit)) map_twice(p);
   *w |= bit;
 }
 
@@ -670,10 +680,11 @@ bool hak_slab_collect(hak_slab_t *s)
   void *head = HAK_REMOTE_HEAD(r), *b = head, *last = head;
   uint32_t n = (uint32_t)(r >> HAK_REMOTE_COUNT_SHIFT);
   if (n == 0 || n > s->used) hak_list_corrupt(head); /* more blocks back than were out */
+  map_ref_t m = map_ref(s);
   for (uint32_t k = 0; k < n; k++) {
     if (!b) hak_list_corrupt(last); /* shorter than its count */
     void *next = hak_link_next(s, b);
-    map_set(s, b);
+    map_put(m, b);
     last = b;
     b = next;
   }
@@ -694,17 +705,17 @@ static tag_keys_t tag_keys(void)
   return (tag_keys_t){hak_keys.tag_mul, hak_keys.tag_xor};
 }
 
-/* Puts p back on s, which the caller has charge of, and writes its free tag again: a write
- * after free may have hit it. */
-static inline __attribute__((always_inline)) void slab_link(hak_slab_t *s, void *p, tag_keys_t k)
+/* Puts p back on its slab (m), which the caller has charge of, and writes its free tag again:
+ * a write after free may have hit it. */
+static inline __attribute__((always_inline)) void slab_link(map_ref_t m, void *p, tag_keys_t k)
 {
-  map_set(s, p);
+  map_put(m, p);
   ((uintptr_t *)p)[1] = hak_tag_keyed(p, k.mul, k.xor_key);
 }
 
 static void slab_push(hak_slab_t *s, void *p)
 {
-  slab_link(s, p, tag_keys());
+  slab_link(map_ref(s), p, tag_keys());
 }
 
 /* Blocks have come back to s, a slab this thread owns, from its magazine: used is the new
@@ -727,7 +738,7 @@ static void slab_put_local(hak_heap_t *h, hak_slab_t *s, void *p)
 {
   uint32_t used = s->used;
   bool had_none = used == s->carved;
-  slab_link(s, p, tag_keys());
+  slab_link(map_ref(s), p, tag_keys());
   slab_put_done(h, s, used - 1, had_none);
 }
 
@@ -1133,8 +1144,9 @@ static void mag_flush(hak_heap_t *h, unsigned c, size_t n)
     uint32_t used = s->used;
     bool had_none = used == s->carved;
     tag_keys_t k = tag_keys();
+    map_ref_t m = map_ref(s);
     do {
-      slab_link(s, *b++, k);
+      slab_link(m, *b++, k);
       used--;
     } while (b < end && (next = slab_at(*b)) == s);
     slab_put_done(h, s, used, had_none);
