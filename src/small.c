@@ -738,7 +738,7 @@ static void slab_put_local(hak_heap_t *h, hak_slab_t *s, void *p)
 {
   uint32_t used = s->used;
   bool had_none = used == s->carved;
-  slab_link(map_ref(s), p, tag_keys());
+  slab_push(s, p);
   slab_put_done(h, s, used - 1, had_none);
 }
 
