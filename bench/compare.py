@@ -71,6 +71,10 @@ BENCHMARKS = [
     ("large", "bench_large", ["2000", "4", "262144", "8388608", "1"],
      ["500", "4", "262144", "8388608", "1"],
      "256 KiB..8 MiB, 4 live slots, every page touched"),
+    ("large_live", "bench_large", ["10000", "32", "1048577", "8388608", "1"],
+     ["2000", "32", "1048577", "8388608", "1"],
+     "1..8 MiB, 32 live slots (about 144 MiB live), every page touched; about a second, time "
+     "for HAKMEM_LEARN to raise the BigCache's bound"),
     ("span_live", "bench_span", ["1", "100000", "70000"], ["1", "20000", "70000"],
      "1 thread, 100,000 live 70 KB blocks (first and last byte written), then freed"),
     ("span_churn_2t", "bench_span", ["2", "20000", "65537", "1000000", "20000"],

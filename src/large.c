@@ -116,7 +116,32 @@ static struct {
   hak_ss_list_t bucket[BC_BUCKETS]; /* newest first */
   size_t bytes;
   size_t hits, misses, evictions;
+  /* Bytes of cached pages the bounds threw away, for the learner: the resident pages of a
+   * mapping unmapped past the address bound, and the pages of one purged past the bound on
+   * empty memory and then taken again (each costs a page fault per page at its next use). */
+  uint64_t lost;
 } bc = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* The address bound in MiB that the learner set, or 0 for HAKMEM_BIGCACHE_MAX_MB's. */
+static _Atomic(unsigned) bc_learned_mb;
+
+unsigned hak_bigcache_bound_mb(void)
+{
+  unsigned mb = atomic_load_explicit(&bc_learned_mb, memory_order_relaxed);
+  return mb ? mb : (unsigned)hak_opt.BIGCACHE_MAX_MB;
+}
+
+void hak_bigcache_set_bound_mb(unsigned mb)
+{
+  atomic_store_explicit(&bc_learned_mb, mb == (unsigned)hak_opt.BIGCACHE_MAX_MB ? 0 : mb,
+                        memory_order_relaxed);
+}
+
+size_t hak_bigcache_extra(void)
+{
+  size_t mb = hak_bigcache_bound_mb(), def = (size_t)hak_opt.BIGCACHE_MAX_MB;
+  return mb > def ? (mb - def) << 20 : 0;
+}
 
 /* The bucket of a mapping of at least n bytes, or -1 past the largest. */
 static int bc_bucket(size_t n)
@@ -181,7 +206,7 @@ static void bc_purge_locked(double now)
  * through next for the caller to unmap after dropping the lock. */
 static hak_ss_t *bc_expire_locked(double now, bool all)
 {
-  size_t max_bytes = (size_t)hak_opt.BIGCACHE_MAX_MB << 20;
+  size_t max_bytes = (size_t)hak_bigcache_bound_mb() << 20;
   double ttl = hak_opt.BIGCACHE_TTL_MS / 1000.0;
   hak_ss_t *out = NULL;
   for (;;) {
@@ -193,6 +218,7 @@ static hak_ss_t *bc_expire_locked(double now, bool all)
     if (oldest < 0) break;
     hak_ss_t *ss = bc.bucket[oldest].tail;
     if (!all && bc.bytes <= max_bytes && now - ss->cached_at <= ttl) break;
+    if (!all && bc.bytes > max_bytes) bc.lost += bc_resident(ss);
     bc_unlink(oldest, ss);
     bc.evictions++;
     ss->next = out;
@@ -269,6 +295,7 @@ static hak_ss_t *bc_take(int b, bool growing)
   }
   if (ss) bc.hits++;
   else bc.misses++;
+  if (ss && ss->purged == 1) bc.lost += ss->map_size - hak_os_page; /* purged by the bound */
   hak_ss_t *old = bc_expire_locked(now, false);
   pthread_mutex_unlock(&bc.lock);
   bc_release(old);
@@ -349,6 +376,14 @@ void hak_bigcache_counts(size_t *bytes, size_t *hits, size_t *misses)
   *bytes = bc.bytes;
   *hits = bc.hits;
   *misses = bc.misses;
+  pthread_mutex_unlock(&bc.lock);
+}
+
+void hak_bigcache_learn_counts(uint64_t *lost, uint64_t *requests)
+{
+  pthread_mutex_lock(&bc.lock);
+  *lost = bc.lost;
+  *requests = bc.hits + bc.misses;
   pthread_mutex_unlock(&bc.lock);
 }
 

@@ -32,6 +32,15 @@ void hak_bigcache_purge_over(size_t max);
 size_t hak_bigcache_trim(void);
 void hak_bigcache_counts(size_t *bytes, size_t *hits, size_t *misses);
 
+/* The learner's view (learn.c): bytes of cached pages its bounds threw away, and requests, both
+ * since the start; the address bound in MiB, which it may set above HAKMEM_BIGCACHE_MAX_MB; and
+ * the bytes by which that raises the bound on empty memory (hak_empty_bound), since the cache's
+ * pages count against it. */
+void hak_bigcache_learn_counts(uint64_t *lost, uint64_t *requests);
+unsigned hak_bigcache_bound_mb(void);
+void hak_bigcache_set_bound_mb(unsigned mb);
+size_t hak_bigcache_extra(void);
+
 void hak_large_lock_all(void);
 void hak_large_unlock_all(bool child);
 

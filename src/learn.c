@@ -37,10 +37,24 @@
  * is raised on trial (past the longest time that memory took to come back, at least doubled),
  * judged after a dwell time (or four delays, if longer) as a class's batch is, and undone if
  * that did not halve the rate; once purges by age come for LEARN_QUIET windows with nothing
- * taken back, it returns to the option's value.  Every change is logged (HAKMEM_LEARN_LOG
- * prints it at once; HAKMEM_STATS at exit). */
+ * taken back, it returns to the option's value.
+ *
+ * And it moves the BigCache's address bound (hak_bigcache_bound_mb), from
+ * HAKMEM_BIGCACHE_MAX_MB up to HAKMEM_LEARN_BIGCACHE_MAX_MB, doubling it at a step.  What it
+ * reads: the bytes of cached pages that the cache's bounds threw away (a cached mapping
+ * unmapped past the address bound with its pages, one purged past the bound on empty memory and
+ * then taken again), which the cache adds up.  Why: a program that keeps many large blocks live
+ * and replaces them at random needs more cached mappings than the bound holds to find one that
+ * fits; each one it cannot find is a fresh mapping whose pages all fault in (bench_large with 32
+ * blocks of 1..8 MiB: 131,000 page faults at 64 MiB, 82,000 at 128).  The raise lets the bound
+ * on empty memory grow by as much, for the cache's pages count against it and would be purged
+ * past it instead.  While LOST_RAISE bytes a second or more are thrown away the bound is raised
+ * on trial, judged after a dwell time and undone if that did not halve the rate; after
+ * LEARN_QUIET windows with no large request it returns to the option's value.  Every change is
+ * logged (HAKMEM_LEARN_LOG prints it at once; HAKMEM_STATS at exit). */
 #include <stdatomic.h>
 
+#include "large.h"
 #include "learn.h"
 #include "options.h"
 #include "small.h"
@@ -52,10 +66,12 @@
 #define KEPT_RAISE 1   /* shared slabs taken per millisecond of window: 1,000 a second */
 #define LEARN_LOG_MAX 256
 #define PURGE_RAISE (8u << 20) /* bytes of purged memory taken back per second: 2,048 faults */
-#define PURGE_CLASS HAK_NCLASSES /* the "class" of a purge-delay decision in the log */
+#define PURGE_CLASS HAK_NCLASSES /* the "class" of a process-wide decision in the log */
+#define LOST_RAISE (8u << 20) /* bytes of cached pages the BigCache's bounds throw away a second */
 
-/* The per-class knobs, each moved by its own count (small.h), on the same rules. */
-enum { KNOB_BATCH, KNOB_KEPT, KNOB_PURGE };
+/* The per-class knobs, each moved by its own count (small.h), on the same rules; then the two
+ * process-wide ones. */
+enum { KNOB_BATCH, KNOB_KEPT, KNOB_PURGE, KNOB_BIGCACHE };
 static const struct {
   unsigned (*get)(unsigned c, unsigned *def, unsigned *most);
   void (*set)(unsigned c, unsigned to);
@@ -81,26 +97,40 @@ typedef struct {
   bool trial, started;
 } learn_class_t;
 
-/* The purge delay's state: as a class's, in bytes of purged memory taken back per second. */
+/* A process-wide knob moved by a rate of bytes a second (the purge delay, the BigCache's
+ * bound), on the rules of a class's knob. */
 typedef struct {
-  uint64_t aged, retaken;    /* the totals at the last look */
-  uint64_t since_bytes;      /* taken back since `since` */
-  unsigned since_gap;        /* the longest free-to-retake time since `since`, ms */
+  unsigned knob;             /* KNOB_PURGE or KNOB_BIGCACHE */
+  unsigned value, prev;      /* the knob's value, and the one before a trial */
+  uint64_t since_bytes;      /* counted since `since` */
   double since, base_rate;   /* base_rate: the rate before a trial */
   double changed_at, wait_until;
-  unsigned ms, prev;         /* the delay, and the one before a trial */
-  unsigned quiet;            /* windows in a row that purged by age and took nothing back */
+  unsigned quiet;            /* windows in a row that count towards going back to the default */
   bool trial, started;
+} learn_rate_t;
+
+/* The purge delay's: bytes of purged memory taken back a second. */
+typedef struct {
+  learn_rate_t r;
+  uint64_t aged, retaken;    /* the totals at the last look */
+  unsigned since_gap;        /* the longest free-to-retake time since r.since, ms */
 } learn_purge_t;
+
+/* The BigCache's bound's: bytes of cached pages thrown away a second. */
+typedef struct {
+  learn_rate_t r;
+  uint64_t lost, requests;   /* the totals at the last look */
+} learn_bigcache_t;
 
 static struct {
   learn_class_t cls[2][HAK_NCLASSES]; /* [knob][class] */
   learn_purge_t purge;
+  learn_bigcache_t bigcache;
   double t0, last;
   struct {
     double at;
-    unsigned knob, cls, from, to; /* KNOB_PURGE: the purge delay, from and to in ms */
-    uint64_t before, after; /* the knob's count per window; for the delay, KiB back a second */
+    unsigned knob, cls, from, to; /* the purge delay in ms, the BigCache's bound in MiB */
+    uint64_t before, after; /* the knob's count per window; process-wide ones, KiB a second */
     char what;            /* r: raised, k: kept, u: undone, q: quiet, back to the default */
   } log[LEARN_LOG_MAX];
   _Atomic(unsigned) logged; /* entries written (release: the report reads them at exit) */
@@ -109,6 +139,14 @@ static struct {
 
 static const char *why(char what, unsigned knob)
 {
+  if (knob == KNOB_BIGCACHE) {
+    switch (what) {
+    case 'r': return "raised: cached pages thrown away by the bounds often";
+    case 'k': return "kept: fewer cached pages thrown away";
+    case 'u': return "undone: as many cached pages thrown away";
+    default: return "back to the default: no large request";
+    }
+  }
   if (knob == KNOB_PURGE) {
     switch (what) {
     case 'r': return "raised: purged memory taken back soon after";
@@ -129,18 +167,21 @@ static const char *why(char what, unsigned knob)
 static void describe(char *buf, size_t cap, double at, unsigned knob, unsigned c, unsigned from,
                      unsigned to, uint64_t before, uint64_t after, char what)
 {
-  bool purge = knob == KNOB_PURGE;
-  const char *unit = purge ? "KiB taken back a second" : knobs[knob].unit;
+  bool purge = knob == KNOB_PURGE, global = knob >= KNOB_PURGE;
+  const char *unit = purge                    ? "KiB taken back a second"
+                     : knob == KNOB_BIGCACHE ? "KiB thrown away a second"
+                                             : knobs[knob].unit;
   char nums[80] = "";
   if (what == 'r') hak_format(nums, sizeof nums, " (%zu %s)", (size_t)before, unit);
   else if (what != 'q')
     hak_format(nums, sizeof nums, " (%zu -> %zu %s)", (size_t)before, (size_t)after, unit);
   char change[48];
-  const char *name = purge ? "purge delay" : knobs[knob].name, *ms = purge ? " ms" : "";
+  const char *name = purge ? "purge delay" : global ? "BigCache MiB" : knobs[knob].name;
+  const char *ms = purge ? " ms" : "";
   if (what == 'k') hak_format(change, sizeof change, "%s %u%s", name, to, ms);
   else hak_format(change, sizeof change, "%s %u -> %u%s", name, from, to, ms);
   char who[40] = "";
-  if (!purge) hak_format(who, sizeof who, "class %u (%u B): ", c, (unsigned)hak_class_size[c]);
+  if (!global) hak_format(who, sizeof who, "class %u (%u B): ", c, (unsigned)hak_class_size[c]);
   hak_format(buf, cap, "at %zu ms, %s%s, %s%s", (size_t)(at * 1000), who, change,
              why(what, knob), nums);
 }
@@ -165,80 +206,153 @@ static void decide(double now, unsigned knob, unsigned c, unsigned from, unsigne
   }
 }
 
-/* The learner sets the purge delay to ms, now. */
-static void purge_move(learn_purge_t *k, double now, unsigned ms)
+static void rate_set(learn_rate_t *k, double now, unsigned v)
 {
-  k->ms = ms;
-  hak_purge_delay_set(ms);
+  k->value = v;
+  if (k->knob == KNOB_PURGE) hak_purge_delay_set(v);
+  else hak_bigcache_set_bound_mb(v);
   k->changed_at = now;
 }
 
-/* The rate of purged memory taken back is measured from now on. */
-static void purge_restart(learn_purge_t *k, double now)
+/* The rate is measured from now on. */
+static void rate_restart(learn_rate_t *k, double now)
 {
   k->since = now;
   k->since_bytes = 0;
-  k->since_gap = 0;
+}
+
+static double rate_of(const learn_rate_t *k, double now)
+{
+  return now > k->since ? k->since_bytes / (now - k->since) : 0;
+}
+
+/* The trial is judged: kept if the rate fell by half, undone otherwise, and then no other
+ * trial for eight times `judge`. */
+static void rate_judge(learn_rate_t *k, double now, double judge)
+{
+  k->trial = false;
+  double rate = rate_of(k, now);
+  uint64_t before = (uint64_t)(k->base_rate / 1024), after = (uint64_t)(rate / 1024);
+  if (2 * rate > k->base_rate) {
+    decide(now, k->knob, PURGE_CLASS, k->value, k->prev, before, after, 'u');
+    rate_set(k, now, k->prev);
+    k->wait_until = now + 8 * judge;
+  } else {
+    decide(now, k->knob, PURGE_CLASS, k->value, k->value, before, after, 'k');
+    k->changed_at = now;
+  }
+}
+
+/* Raised to `to` on trial, from the rate measured. */
+static void rate_raise(learn_rate_t *k, double now, unsigned to, double rate)
+{
+  decide(now, k->knob, PURGE_CLASS, k->value, to, (uint64_t)(rate / 1024), 0, 'r');
+  k->prev = k->value;
+  rate_set(k, now, to);
+  k->base_rate = rate;
+  k->trial = true;
+}
+
+/* Back to the option's value, def. */
+static void rate_back(learn_rate_t *k, double now, unsigned def)
+{
+  decide(now, k->knob, PURGE_CLASS, k->value, def, 0, 0, 'q');
+  rate_set(k, now, def);
+  k->quiet = 0;
+}
+
+/* The rate of purged memory taken back is measured from now on. */
+static void purge_restart(learn_purge_t *p, double now)
+{
+  rate_restart(&p->r, now);
+  p->since_gap = 0;
 }
 
 /* One look at the purge delay (see the top of the file). */
 static void learn_purge(double now, double dwell)
 {
-  learn_purge_t *k = &L.purge;
+  learn_purge_t *p = &L.purge;
+  learn_rate_t *k = &p->r;
   unsigned def = (unsigned)hak_opt.SLAB_PURGE_MS, most = (unsigned)hak_opt.LEARN_PURGE_MAX_MS;
   uint64_t aged, retaken;
   unsigned gap;
   hak_purge_totals(&aged, &retaken, &gap);
-  uint64_t da = aged - k->aged, dr = retaken - k->retaken;
-  k->aged = aged, k->retaken = retaken;
+  uint64_t da = aged - p->aged, dr = retaken - p->retaken;
+  p->aged = aged, p->retaken = retaken;
   if (!k->started) {
     k->started = true;
-    k->ms = def;
-    purge_restart(k, now);
+    k->knob = KNOB_PURGE;
+    k->value = def;
+    purge_restart(p, now);
     return;
   }
   if (most <= def) return;
   k->since_bytes += dr;
-  k->since_gap = HAK_MAX(k->since_gap, gap);
-  double judge = HAK_MAX(dwell, 4 * k->ms / 1000.0), over = now - k->since;
+  p->since_gap = HAK_MAX(p->since_gap, gap);
+  double judge = HAK_MAX(dwell, 4 * k->value / 1000.0);
   if (k->trial) {
     if (now - k->changed_at < judge) return;
-    k->trial = false;
-    double rate = k->since_bytes / over;
-    uint64_t before = (uint64_t)(k->base_rate / 1024), after = (uint64_t)(rate / 1024);
-    if (2 * rate > k->base_rate) {
-      decide(now, KNOB_PURGE, PURGE_CLASS, k->ms, k->prev, before, after, 'u');
-      purge_move(k, now, k->prev);
-      k->wait_until = now + 8 * judge;
-    } else {
-      decide(now, KNOB_PURGE, PURGE_CLASS, k->ms, k->ms, before, after, 'k');
-      k->changed_at = now;
-    }
-    purge_restart(k, now);
+    rate_judge(k, now, judge);
+    purge_restart(p, now);
     return;
   }
+  /* Quiet: windows that purged by age and took nothing back. */
   k->quiet = dr ? 0 : da ? k->quiet + 1 : k->quiet;
-  if (k->quiet >= LEARN_QUIET && k->ms != def) {
-    decide(now, KNOB_PURGE, PURGE_CLASS, k->ms, def, 0, 0, 'q');
-    purge_move(k, now, def);
-    k->quiet = 0;
-    purge_restart(k, now);
+  if (k->quiet >= LEARN_QUIET && k->value != def) {
+    rate_back(k, now, def);
+    purge_restart(p, now);
     return;
   }
-  if (over < dwell) return;
-  double rate = k->since_bytes / over;
-  if (rate >= PURGE_RAISE && k->ms < most && now - k->changed_at >= dwell && now >= k->wait_until) {
+  if (now - k->since < dwell) return;
+  double rate = rate_of(k, now);
+  if (rate >= PURGE_RAISE && k->value < most && now - k->changed_at >= dwell &&
+      now >= k->wait_until) {
     /* Past the longest time memory took to come back, with a quarter to spare, and at least
      * twice the delay: one step where a doubling at a time would be undone on the way. */
-    unsigned to = HAK_MAX(HAK_MAX(2 * k->ms, 10u), k->since_gap + k->since_gap / 4);
-    to = HAK_MIN(to, most);
-    decide(now, KNOB_PURGE, PURGE_CLASS, k->ms, to, (uint64_t)(rate / 1024), 0, 'r');
-    k->prev = k->ms;
-    purge_move(k, now, to);
-    k->base_rate = rate;
-    k->trial = true;
+    unsigned to = HAK_MAX(HAK_MAX(2 * k->value, 10u), p->since_gap + p->since_gap / 4);
+    rate_raise(k, now, HAK_MIN(to, most), rate);
   }
-  purge_restart(k, now); /* a rate over the last dwell time, not since the start */
+  purge_restart(p, now); /* a rate over the last dwell time, not since the start */
+}
+
+/* One look at the BigCache's bound (see the top of the file). */
+static void learn_bigcache(double now, double dwell)
+{
+  learn_bigcache_t *b = &L.bigcache;
+  learn_rate_t *k = &b->r;
+  unsigned def = (unsigned)hak_opt.BIGCACHE_MAX_MB, most = (unsigned)hak_opt.LEARN_BIGCACHE_MAX_MB;
+  uint64_t lost, requests;
+  hak_bigcache_learn_counts(&lost, &requests);
+  uint64_t dl = lost - b->lost, dq = requests - b->requests;
+  b->lost = lost, b->requests = requests;
+  if (!k->started) {
+    k->started = true;
+    k->knob = KNOB_BIGCACHE;
+    k->value = def;
+    rate_restart(k, now);
+    return;
+  }
+  if (most <= def || def == 0) return; /* nothing to learn, or no cache */
+  k->since_bytes += dl;
+  if (k->trial) {
+    if (now - k->changed_at < dwell) return;
+    rate_judge(k, now, dwell);
+    rate_restart(k, now);
+    return;
+  }
+  /* Quiet: windows with no large request. */
+  k->quiet = dq ? 0 : k->quiet + 1;
+  if (k->quiet >= LEARN_QUIET && k->value != def) {
+    rate_back(k, now, def);
+    rate_restart(k, now);
+    return;
+  }
+  if (now - k->since < dwell) return;
+  double rate = rate_of(k, now);
+  if (rate >= LOST_RAISE && k->value < most && now - k->changed_at >= dwell &&
+      now >= k->wait_until)
+    rate_raise(k, now, k->value > most / 2 ? most : 2 * k->value, rate);
+  rate_restart(k, now); /* a rate over the last dwell time, not since the start */
 }
 
 /* One look at knob kn of class c, whose count rose by n in this window of the class's slow
@@ -293,6 +407,7 @@ void hak_learn_tick(double now)
   uint64_t total[HAK_SLOW_KINDS][HAK_NCLASSES];
   hak_heap_slow_counts(total);
   learn_purge(now, dwell);
+  learn_bigcache(now, dwell);
   uint64_t raise = (uint64_t)(span * 1000); /* milliseconds of window */
   for (unsigned c = 0; c < HAK_NCLASSES; c++) {
     uint64_t n[2];

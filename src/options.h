@@ -68,8 +68,8 @@
     "HAKMEM_BACKGROUND does): it raises a size class's refill batch while the class's slow paths " \
     "are frequent, its bound of kept full slabs (if HAKMEM_LEARN_KEPT_MAX allows) while "       \
     "refills take slabs from the shared lists often, and the purge delay while purged memory " \
-    "is taken back soon after; it "                                                              \
-    "undoes a raise that does not make them rarer")                                            \
+    "is taken back soon after, and the BigCache's bound while its bounds throw cached pages "  \
+    "away often; it undoes a raise that does not make them rarer")                             \
   X(LEARN_WINDOW_MS, INT, 100, 10, 10000,                                                        \
     "milliseconds between two looks of the learner at the per-class slow-path counts")          \
   X(LEARN_DWELL_MS, INT, 500, 0, 60000,                                                          \
@@ -85,6 +85,10 @@
   X(LEARN_PURGE_MAX_MS, INT, 1600, 0, 60000,                                                     \
     "longest purge delay the learner may set, in milliseconds (never shorter than "            \
     "HAKMEM_SLAB_PURGE_MS; empty memory stays bounded by HAKMEM_EMPTY_MAX_MB meanwhile)")       \
+  X(LEARN_BIGCACHE_MAX_MB, INT, 128, 0, 1048576,                                                \
+    "most megabytes the learner lets the BigCache hold (never fewer than "                      \
+    "HAKMEM_BIGCACHE_MAX_MB); what it allows above that option also raises "                   \
+    "HAKMEM_EMPTY_MAX_MB's bound, since the cache's pages count against it")                   \
   X(LEARN_LOG, BOOL, 0, 0, 1,                                                                    \
     "print each decision of the learner as it is made")
 

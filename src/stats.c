@@ -118,10 +118,14 @@ static void report_classes(void)
       (unsigned long)atomic_load(&st.span_requests), (unsigned long)atomic_load(&st.span_bytes),
       span_regions, span_blocks);
   size_t bc_bytes, bc_hits, bc_misses;
+  uint64_t bc_lost, bc_requests;
   hak_bigcache_counts(&bc_bytes, &bc_hits, &bc_misses);
-  out("hakmem: large: %lu requests, %lu bytes, %lu BigCache hits, %lu misses, %lu bytes cached",
+  hak_bigcache_learn_counts(&bc_lost, &bc_requests);
+  out("hakmem: large: %lu requests, %lu bytes, %lu BigCache hits, %lu misses, %lu bytes cached, "
+      "%lu bytes of cached pages thrown away by its bounds (bound %u MiB)",
       (unsigned long)atomic_load(&st.large_requests), (unsigned long)atomic_load(&st.large_bytes),
-      (unsigned long)bc_hits, (unsigned long)bc_misses, (unsigned long)bc_bytes);
+      (unsigned long)bc_hits, (unsigned long)bc_misses, (unsigned long)bc_bytes,
+      (unsigned long)bc_lost, hak_bigcache_bound_mb());
   hak_pool_counts_t pc;
   hak_pool_counts(&pc);
   out("hakmem: slabs active: %zu tiny, %zu mid; regions live: %zu (SuperSlabs and large blocks), "

@@ -59,14 +59,15 @@ static struct {
 static _Atomic(size_t) empty_resident, empty_peak;
 _Atomic(size_t) hak_in_use_bytes;
 
-/* HAKMEM_EMPTY_MAX_MB, or HAKMEM_EMPTY_MAX_PERCENT of the memory in use when that is more (off
- * by default: it trades peak RSS for time).  A heap of gigabytes then keeps the holes that
- * replacing its blocks leaves for the purge delay, as a small one does, instead of purging on
- * almost every free and faulting the pages in again at the next allocation; a heap freed whole
- * falls back to the megabytes as it empties. */
+/* HAKMEM_EMPTY_MAX_MB (plus what the learner let the BigCache hold above its own option), or
+ * HAKMEM_EMPTY_MAX_PERCENT of the memory in use when that is more (off by default: it trades
+ * peak RSS for time).  A heap of gigabytes then keeps the holes that replacing its blocks
+ * leaves for the purge delay, as a small one does, instead of purging on almost every free and
+ * faulting the pages in again at the next allocation; a heap freed whole falls back to the
+ * megabytes as it empties. */
 size_t hak_empty_bound(void)
 {
-  size_t max = (size_t)hak_opt.EMPTY_MAX_MB << 20;
+  size_t max = ((size_t)hak_opt.EMPTY_MAX_MB << 20) + hak_bigcache_extra();
   /* Read as signed: were the count ever to go below zero, the bound would not rise with it. */
   intptr_t used = (intptr_t)atomic_load_explicit(&hak_in_use_bytes, memory_order_relaxed);
   size_t share = used > 0 ? (size_t)used / 100 * (size_t)hak_opt.EMPTY_MAX_PERCENT : 0;

@@ -70,4 +70,15 @@ sub "learn purge bound" env HAKMEM_LEARN=1 HAKMEM_LEARN_LOG=1 HAKMEM_SLAB_PURGE_
 n=$(changes "purge delay" | wc -l)
 [ "$n" -eq 0 ]
 tt_ok $? "learn purge bound: bursts 250 ms apart, the delay at most 100 ms: no decision ($n)"
+# The BigCache's bound: 32 live blocks of 1..8 MiB replaced at random need more cached mappings
+# than 64 MiB holds, so the bound throws their pages away until the learner raises it, never
+# past HAKMEM_LEARN_BIGCACHE_MAX_MB; at the option's value it has nothing to move.
+sub "learn bigcache" env HAKMEM_LEARN=1 HAKMEM_LEARN_LOG=1 HAKMEM_LEARN_WINDOW_MS=20 \
+  HAKMEM_LEARN_DWELL_MS=100 HAKMEM_LEARN_BIGCACHE_MAX_MB=128 $HAK_EMULATOR "$p" large 1500
+raised_within "learn bigcache" "BigCache MiB" 64 128 128
+sub "learn bigcache bound" env HAKMEM_LEARN=1 HAKMEM_LEARN_LOG=1 HAKMEM_LEARN_WINDOW_MS=20 \
+  HAKMEM_LEARN_DWELL_MS=100 HAKMEM_LEARN_BIGCACHE_MAX_MB=64 $HAK_EMULATOR "$p" large 800
+n=$(changes "BigCache MiB" | wc -l)
+[ "$n" -eq 0 ]
+tt_ok $? "learn bigcache bound: the bound at most the option's 64 MiB: no decision ($n)"
 tt_done

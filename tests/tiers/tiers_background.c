@@ -35,6 +35,11 @@
  *              requests: with the purge delay shorter than MS, each burst takes back the pages
  *              the last one gave back, which makes the learner raise the delay; its decisions
  *              are checked by background.sh.
+ *   large MS   one thread keeps 32 blocks of 1..8 MiB (every page written) and replaces them at
+ *              random for MS milliseconds: more cached mappings than the BigCache's default
+ *              bound holds would serve the requests, so the bound throws cached pages away
+ *              all along and the learner raises it; every block must keep its first and last
+ *              byte, and its decisions are checked by background.sh.
  * Threads are counted from /proc/self/task with system calls only, so that counting never
  * allocates. */
 #include <dirent.h>
@@ -323,6 +328,40 @@ static void bursts(unsigned n, unsigned ms)
      ms, bad);
 }
 
+static void large(unsigned ms)
+{
+  plan(1);
+  enum { SLOTS = 32 };
+  static unsigned char *slot[SLOTS];
+  static size_t len[SLOTS];
+  unsigned x = 7;
+  size_t bad = 0, made = 0;
+  struct timespec t0, t;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (;;) {
+    x = x * 1103515245u + 12345u;
+    unsigned k = (x >> 8) % SLOTS;
+    if (slot[k]) {
+      bad += slot[k][0] != (unsigned char)k || slot[k][len[k] - 1] != (unsigned char)k;
+      free(slot[k]);
+    }
+    x = x * 1103515245u + 12345u;
+    len[k] = MiB + 1 + (size_t)(x >> 4) % (7 * MiB);
+    if (!(slot[k] = malloc(len[k]))) bail_out("malloc");
+    for (size_t o = 0; o < len[k]; o += 4096) slot[k][o] = (unsigned char)k;
+    slot[k][len[k] - 1] = (unsigned char)k;
+    made++;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >= (long)ms) break;
+  }
+  for (unsigned k = 0; k < SLOTS; k++) {
+    if (slot[k]) bad += slot[k][0] != (unsigned char)k || slot[k][len[k] - 1] != (unsigned char)k;
+    free(slot[k]);
+  }
+  ok(bad == 0, "%zu blocks of 1..8 MiB, %d live at a time, every one intact (%zu bad)", made,
+     SLOTS, bad);
+}
+
 /* A producer and a consumer that lags: the consumer frees a block only once the producer has
  * made LAG more after it, so that the producer's filled slabs all wait for it at once. */
 enum { LAG = 4000, LAG_RING = 8192 };
@@ -381,7 +420,7 @@ int main(int argc, char **argv)
   int at_start = bg_threads(); /* before anything in main allocates */
   if (argc < 2)
     bail_out("usage: tiers_background threads N | idle | kept | race | fork | churn MS | "
-             "borrow MS | bursts N MS | lag MS");
+             "borrow MS | bursts N MS | lag MS | large MS");
   watchdog(120);
   if (!strcmp(argv[1], "threads") && argc > 2) {
     plan(2);
@@ -404,6 +443,8 @@ int main(int argc, char **argv)
     borrow((unsigned)atoi(argv[2]));
   } else if (!strcmp(argv[1], "bursts") && argc > 3) {
     bursts((unsigned)atoi(argv[2]), (unsigned)atoi(argv[3]));
+  } else if (!strcmp(argv[1], "large") && argc > 2) {
+    large((unsigned)atoi(argv[2]));
   } else if (!strcmp(argv[1], "lag") && argc > 2) {
     lag((unsigned)atoi(argv[2]));
   } else if (!strcmp(argv[1], "race")) {
