@@ -7,7 +7,10 @@
  *   purge MS  HAKMEM_SLAB_PURGE_MS=MS: cached mappings give their pages back after MS (checked
  *           by the next large request) and stay cached; a hit on one reads as zero;
  *   grow     a request of 8 MiB or more with only a smaller mapping cached grows that one (a
- *           hit) instead of mapping anew; the block is whole and writable. */
+ *           hit) instead of mapping anew; the block is whole and writable;
+ *   full 0|1 HAKMEM_BIGCACHE_MAX_MB=16 or 64: three 3 MiB mappings cached (10.5 MiB), then a
+ *           6 MiB request, below 8 MiB, that none of them fits: past half the bound (1) the
+ *           largest smaller one is grown for it (a hit), under half (0) it is a miss. */
 #include "tiers.h"
 
 #define NBLK 48
@@ -158,6 +161,37 @@ static void test_grow(void)
   free(q);
 }
 
+static void test_full(int past_half)
+{
+  unsigned char *v[3];
+  for (unsigned i = 0; i < 3; i++) {
+    if (!(v[i] = malloc(3 * MiB))) bail_out("malloc of 3 MiB failed");
+    memset(v[i], (int)i + 1, 3 * MiB);
+  }
+  for (unsigned i = 0; i < 3; i++) free(v[i]);
+  struct mallinfo2 m0 = mallinfo2();
+  unsigned char *q = malloc(6 * MiB);
+  struct mallinfo2 m1 = mallinfo2();
+  diag("cached %.1f MiB, then %.1f; BigCache hits %zu -> %zu", mib(m0.fordblks),
+       mib(m1.fordblks), m0.keepcost, m1.keepcost);
+  if (past_half) {
+    ok(q && m1.keepcost == m0.keepcost + 1 && m1.fordblks < m0.fordblks,
+       "past half its bound, the cache grew a 3 MiB mapping for malloc(6 MiB)");
+    ok(q && malloc_usable_size(q) >= 6 * MiB, "and it holds 6 MiB (usable %zu)",
+       q ? malloc_usable_size(q) : 0);
+  } else {
+    ok(q && m1.keepcost == m0.keepcost && m1.fordblks == m0.fordblks,
+       "under half its bound, malloc(6 MiB) left the three 3 MiB mappings cached");
+    ok(q && malloc_usable_size(q) >= 6 * MiB, "and mapped its own (usable %zu)",
+       q ? malloc_usable_size(q) : 0);
+  }
+  if (q) memset(q, 7, 6 * MiB);
+  size_t bad = 0;
+  for (size_t i = 0; q && i < 6 * MiB; i += 4096) bad += q[i] != 7;
+  ok(q && bad == 0, "every page of it is written and read back (%zu not)", bad);
+  free(q);
+}
+
 int main(int argc, char **argv)
 {
   watchdog(60);
@@ -173,12 +207,15 @@ int main(int argc, char **argv)
   } else if (argc > 1 && !strcmp(argv[1], "grow")) {
     plan(3);
     test_grow();
+  } else if (argc > 2 && !strcmp(argv[1], "full")) {
+    plan(3);
+    test_full(atoi(argv[2]));
   } else if (argc > 2 && !strcmp(argv[1], "purge")) {
     plan(4);
     test_purge((unsigned)atoi(argv[2]));
 
   } else {
-    bail_out("usage: tiers_bigcache max MB | ttl MS | off | purge MS | grow");
+    bail_out("usage: tiers_bigcache max MB | ttl MS | off | purge MS | grow | full 0|1");
   }
   return exit_status();
 }
